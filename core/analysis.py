@@ -1,0 +1,147 @@
+"""Orchestration shared by the CLI and the pages: validate, group by detector, run each section,
+write products.  Sections are plain functions of (paths, params, progress) in their own modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import InputError, ParameterError
+from .inventory import DetectorGroup, group_by_detector, inventory
+from .readnoise import CrdsMeta, ReadnoiseParams, compare_maps, load_reference_map, make_readnoise_map
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A science section beside readnoise: ``module.function(paths, params, progress=...)``."""
+
+    name: str
+    module: str
+    function: str
+    params_class: str
+
+    def load(self):
+        """(analyze function, params class), or None while the module does not exist yet."""
+        try:
+            mod = importlib.import_module(f"core.{self.module}")
+        except ModuleNotFoundError as e:
+            if e.name == f"core.{self.module}":
+                return None
+            raise
+        return getattr(mod, self.function), getattr(mod, self.params_class)
+
+
+SECTIONS = (
+    Section("onef", "onef", "analyze_onef", "OneFParams"),
+    Section("refpix", "refpix", "analyze_refpix", "RefPixParams"),
+    Section("readnoise_rest2014", "rest2014", "analyze_rest2014", "Rest2014Params"),
+)
+
+
+@dataclass
+class AnalysisOptions:
+    readnoise: ReadnoiseParams = field(default_factory=ReadnoiseParams)
+    crds: CrdsMeta = field(default_factory=CrdsMeta)
+    reference: Path | None = None
+    sections: tuple[str, ...] = tuple(s.name for s in SECTIONS)
+    section_params: dict = field(default_factory=dict)  # name -> params object
+
+
+@dataclass
+class GroupResult:
+    group: DetectorGroup
+    readnoise: object | None = None
+    comparison: tuple | None = None  # (ratio map, diff map, table, reference meta)
+    sections: dict = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progress | None = None) -> GroupResult:
+    """Run readnoise and every available section on one detector group; errors become messages."""
+    progress = progress or (lambda f, m: None)
+    res = GroupResult(group)
+    steps = [s for s in SECTIONS if s.name in opts.sections]
+    n = 1 + len(steps)
+
+    def sub(i):
+        return lambda f, m: progress((i + f) / n, f"{group.key}: {m}")
+
+    t0 = time.perf_counter()
+    try:
+        res.readnoise = make_readnoise_map(group.paths, opts.readnoise, opts.crds, progress=sub(0))
+        if opts.reference:
+            ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
+            ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
+                                              labels=("data", "reference"))
+            res.comparison = (ratio, diff, table, ref_meta)
+    except (InputError, ParameterError) as e:
+        res.errors.append(f"readnoise: {e}")
+    res.timings["readnoise_s"] = round(time.perf_counter() - t0, 3)
+
+    for i, section in enumerate(steps, start=1):
+        loaded = section.load()
+        if loaded is None:
+            continue
+        func, params_cls = loaded
+        params = opts.section_params.get(section.name) or params_cls()
+        t0 = time.perf_counter()
+        try:
+            res.sections[section.name] = func(group.paths, params, progress=sub(i))
+        except (InputError, ParameterError) as e:
+            res.errors.append(f"{section.name}: {e}")
+        res.timings[f"{section.name}_s"] = round(time.perf_counter() - t0, 3)
+    progress(1.0, f"{group.key}: done")
+    return res
+
+
+def write_group_products(res: GroupResult, out: Path) -> dict:
+    """Write the FITS and CSV products of one group under ``out/<key>/``; return its summary block."""
+    key = res.group.key
+    d = Path(out) / key
+    d.mkdir(parents=True, exist_ok=True)
+    block: dict = {"files": [f.name for f in res.group.files]}
+    if res.readnoise is not None:
+        (d / f"readnoise_{key}.fits").write_bytes(res.readnoise.model_bytes)
+        for name, table in res.readnoise.tables().items():
+            table.to_csv(d / f"{name}_{key}.csv", index=False)
+        block["readnoise"] = res.readnoise.summary()
+    if res.comparison is not None:
+        _, _, table, ref_meta = res.comparison
+        table.to_csv(d / f"readnoise_vs_reference_{key}.csv", index=False)
+        block.setdefault("readnoise", {})["reference"] = {
+            "file": ref_meta["file"],
+            "amps": json.loads(table.to_json(orient="records")),
+        }
+    for name, result in res.sections.items():
+        block[name] = result.summary()
+        for tname, table in result.tables().items():
+            table.to_csv(d / f"{tname}_{key}.csv", index=False)
+    if res.errors:
+        block["errors"] = list(res.errors)
+    block["timings"] = dict(res.timings)
+    return block
+
+
+def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | None = None) -> dict:
+    """Validate ``paths``, analyse each detector group, write products and ``summary.json``."""
+    progress = progress or (lambda f, m: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    infos = inventory(paths)
+    groups, rejected = group_by_detector(infos)
+    summary = {"detectors": {}, "rejected": [{"file": f.name, "reason": f.reason} for f in rejected]}
+    for i, g in enumerate(groups):
+        def sub(f, m, i=i):
+            progress((i + f) / max(len(groups), 1), m)
+        res = analyze_group(g, opts, sub)
+        summary["detectors"][g.key] = write_group_products(res, out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
