@@ -516,3 +516,25 @@ def _finish_model(outfile: Path, paths, params: ReadnoiseParams, meta: CrdsMeta,
         cds_map = np.array(m.data, dtype=np.float32)
     buf.write(tmp_out.read_bytes())
     return buf.getvalue(), cds_map
+
+
+def with_crds_meta(model_bytes: bytes, meta: CrdsMeta) -> bytes:
+    """The reference file with user-edited CRDS fields (AUTHOR, PEDIGREE, USEAFTER, DESCRIP, HISTORY).
+
+    The pixels are not touched.
+    """
+    from stdatamodels.jwst import datamodels
+
+    meta = meta.validate()
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "in.fits"), Path(tmp, "out.fits")
+        src.write_bytes(model_bytes)
+        with datamodels.ReadnoiseModel(str(src)) as m:
+            m.meta.author = meta.author
+            m.meta.pedigree = meta.pedigree
+            m.meta.useafter = meta.useafter
+            m.meta.description = meta.description
+            if meta.history:
+                m.add_history_entry(meta.history)
+            m.save(str(dst), overwrite=True)
+        return dst.read_bytes()

@@ -1,0 +1,13 @@
+"""NIRCam darks report app: page navigation only; each page is a short script in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="NIRCam darks", page_icon=":material/dark_mode:", layout="wide")
+
+pages = {
+    "Inputs": [st.Page("pages/data.py", title="Data", icon=":material/folder_open:", default=True)],
+    "Sections": [
+        st.Page("pages/readnoise.py", title="Readnoise", icon=":material/grain:"),
+    ],
+}
+st.navigation(pages).run()

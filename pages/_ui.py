@@ -1,0 +1,157 @@
+"""Shared page helpers: the data root, the file selection, parameter widgets, cached runs.
+
+No science here: every number comes from core/.  Results are cached per server process keyed by
+the input files' identity (path, size, mtime) and the parameters, so a changed file is recomputed
+and a page switch or rerun is instant.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from core.errors import InputError, ParameterError
+from core.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
+from core.ramps import FileId
+from core.readnoise import ReadnoiseParams
+
+SELECTED = "selected_files"  # session key: list of resolved path strings under the data root
+MAX_CACHED_RESULTS = 24
+
+
+# -- data root and selection ------------------------------------------------------------------------
+def root_or_stop() -> Path:
+    try:
+        return data_root()
+    except InputError as e:
+        st.error(f"{e}. Start the app with `make run`, or set {DATA_ROOT_ENV} before `streamlit run app.py`.")
+        st.stop()
+
+
+def file_ids(paths) -> tuple[FileId, ...]:
+    ids = []
+    for p in paths:
+        try:
+            ids.append(FileId.of(p))
+        except OSError:
+            ids.append(FileId(str(p), -1, -1))  # vanished: inspect_file will say so
+    return tuple(ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=5000)
+def _inspect_cached(fid: FileId):
+    return inspect_file(Path(fid.path))
+
+
+def inspect_all(paths):
+    """Header inventory (cached per file identity; a changed file is re-read)."""
+    return [_inspect_cached(fid) for fid in file_ids(paths)]
+
+
+def selected_paths() -> list[Path]:
+    root = root_or_stop()
+    keep = []
+    for p in st.session_state.get(SELECTED, []):
+        rp = Path(p).resolve()
+        if rp.is_relative_to(root):  # the selection is re-checked against the root on every use
+            keep.append(rp)
+    return keep
+
+
+def selected_groups() -> tuple[list[DetectorGroup], list]:
+    # Copies: grouping adds notes, and the cached FileInfo objects must stay as read.
+    infos = [replace(i, notes=list(i.notes)) for i in inspect_all(selected_paths())]
+    return group_by_detector(infos)
+
+
+def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGroup | None:
+    """Detector-group selector shared by the section pages (the choice persists across pages)."""
+    if not groups:
+        st.info("No files selected yet: choose dark exposures on the **Data** page.")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
+        return None
+    labels = [f"{g.key}  ({len(g.files)} file{'s' * (len(g.files) != 1)}, {g.files[0].ngroups} groups)"
+              for g in groups]
+    keys = [g.key for g in groups]
+    current = st.session_state.get("active_group")
+    index = keys.index(current) if current in keys else 0
+    choice = st.selectbox("Detector", labels, index=index, key=f"{key}_picker",
+                          help="Files of one detector and one frame geometry are analysed together.")
+    g = groups[labels.index(choice)]
+    st.session_state["active_group"] = g.key
+    return g
+
+
+# -- parameters -----------------------------------------------------------------------------------
+def readnoise_params_sidebar() -> ReadnoiseParams:
+    sb = st.sidebar
+    sb.subheader("jwst_reffiles parameters")
+    method = sb.radio("Method", ["stack", "ramp"], key="rn_method", horizontal=True,
+                      help="stack: std through all CDS frames of all files per pixel; "
+                           "ramp: a map per file, then the clipped mean of the maps.")
+    diff = sb.radio("Group differences", ["independent", "consecutive"], key="rn_diff", horizontal=True,
+                    help="independent: G1-G0, G3-G2, ... (each group once); consecutive: every adjacent pair.")
+    sigma = sb.number_input("Clipping sigma", min_value=0.5, max_value=20.0, value=3.0, step=0.5, key="rn_sigma")
+    iters = sb.number_input("Max clipping iterations", min_value=1, max_value=20, value=3, step=1, key="rn_iters")
+    width = sb.number_input("Slice width (columns)", min_value=1, max_value=2048, value=50, step=10, key="rn_slice",
+                            help="stack only: columns per slice; jwst_reffiles re-reads every file per slice.")
+    single = sb.checkbox("Single value (whole map = clipped mean)", key="rn_single")
+    nproc = sb.number_input("Processes (nproc)", min_value=1, max_value=8, value=1, step=1, key="rn_nproc")
+    return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc))
+
+
+# -- cached computations with progress --------------------------------------------------------------
+@st.cache_resource
+def _results_store():
+    return OrderedDict(), threading.Lock()
+
+
+def cached_run(kind: str, paths, params, compute, label: str):
+    """Return ``compute(paths, params, progress)`` from the cache or compute it with a progress bar.
+
+    The key is (kind, file identities, params).  Errors are shown as messages, never tracebacks,
+    and are not cached.  Returns None on error.
+    """
+    store, lock = _results_store()
+    key = (kind, file_ids(paths), params)
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    with st.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+
+        def progress(f, msg):
+            bar.progress(min(max(float(f), 0.0), 1.0), text=msg)
+
+        try:
+            result = compute(list(paths), params, progress)
+        except (InputError, ParameterError) as e:
+            status.update(label=f"{label}: failed", state="error", expanded=True)
+            st.error(str(e))
+            return None
+        except Exception as e:  # never a raw traceback in the UI
+            status.update(label=f"{label}: failed", state="error", expanded=True)
+            st.error(f"Unexpected error: {type(e).__name__}: {e}")
+            return None
+        status.update(label=f"{label}: done", state="complete", expanded=False)
+    with lock:
+        store[key] = result
+        while len(store) > MAX_CACHED_RESULTS:
+            store.popitem(last=False)
+    return result
+
+
+def peek_cached(kind: str, paths, params):
+    store, lock = _results_store()
+    with lock:
+        return store.get((kind, file_ids(paths), params))
+
+
+def how_computed(text: str):
+    with st.expander("How this is computed"):
+        st.markdown(text)
