@@ -178,7 +178,7 @@ def amp_statistics(cds_noise_map: np.ndarray, layout: Layout, sigma: float = 3.0
     return pd.DataFrame(rows)
 
 
-def noisy_pixels(cds_noise_map: np.ndarray, layout: Layout, nsigma: float = 5.0, limit: int = 5000) -> pd.DataFrame:
+def noisy_pixels(cds_noise_map: np.ndarray, layout: Layout, nsigma: float = 5.0) -> pd.DataFrame:
     """Active pixels more than ``nsigma`` robust sigmas above their amp's median, noisiest first."""
     if not nsigma > 0:
         raise ParameterError(f"the noisy-pixel threshold must be > 0 sigma, not {nsigma}")
@@ -197,7 +197,7 @@ def noisy_pixels(cds_noise_map: np.ndarray, layout: Layout, nsigma: float = 5.0,
                         "noise_DN": float(sub[y, x]), "amp_median_DN": float(med),
                         "sigmas_above": float(excess[y, x])})
     df = pd.DataFrame(out, columns=["x", "y", "amp", "output", "noise_DN", "amp_median_DN", "sigmas_above"])
-    return df.sort_values("sigmas_above", ascending=False).head(limit).reset_index(drop=True)
+    return df.sort_values("sigmas_above", ascending=False).reset_index(drop=True)
 
 
 def histograms(maps: dict[str, np.ndarray], layout: Layout, bins: int = 80) -> pd.DataFrame:
@@ -207,8 +207,8 @@ def histograms(maps: dict[str, np.ndarray], layout: Layout, bins: int = 80) -> p
     allv = allv[np.isfinite(allv)]
     if allv.size == 0:
         return pd.DataFrame(columns=["map", "amp", "output", "bin_start", "bin_end", "count"])
-    lo, hi = np.percentile(allv, [0.05, 99.5])
-    edges = np.linspace(max(0.0, lo * 0.9), hi * 1.1, bins + 1)
+    lo, hi = np.percentile(allv, [0.05, 99.9])
+    edges = np.linspace(max(0.0, lo * 0.9), hi * 1.2, bins + 1)
     rows = []
     for label, m in maps.items():
         for a in layout.amps():

@@ -87,6 +87,11 @@ def map_png(
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=10, pad=16)
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
     cb.set_label(colorbar_label)
+    from matplotlib.ticker import ScalarFormatter
+
+    for axis in (cb.ax.yaxis,):
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(ScalarFormatter() if log and not diverging else axis.get_minor_formatter())
     if f > 1:
         fig.text(0.01, 0.01, f"shown as {f}x{f} block means", fontsize=7, color="0.35")
     buf = io.BytesIO()
@@ -104,8 +109,8 @@ def histogram_chart(hist: pd.DataFrame, x_title: str, title: str = "") -> alt.Ch
         y=alt.Y("count:Q", title="pixels per bin", scale=alt.Scale(type="symlog")),
         color=color,
         tooltip=["map", "amp", alt.Tooltip("bin_start:Q", format=".2f"), alt.Tooltip("bin_end:Q", format=".2f"), "count"],
-    ).properties(width=190, height=160)
-    return base.facet(column=alt.Column("amp:N", title=None)).properties(title=title)
+    ).properties(width=200, height=150)
+    return base.facet(facet=alt.Facet("amp:N", title=None), columns=2).properties(title=title)
 
 
 def amp_bar_chart(table: pd.DataFrame, value_cols: list[str], y_title: str, title: str = "") -> alt.Chart:

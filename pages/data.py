@@ -15,10 +15,12 @@ st.caption(f"Data root: `{root}` (set by the server; the browser can only pick i
 
 c1, c2 = st.columns([2, 1])
 folders = list_subfolders(root)
-folder = c1.selectbox("Folder", folders, format_func=lambda f: f or "(data root)", key="data_folder")
+# Start in the first folder that holds ramps (an epoch folder of the demo data, typically).
+start = next((i for i, f in enumerate(folders) if any((root / f).glob("*_uncal.fits"))), 0)
+folder = c1.selectbox("Folder", folders, index=start, format_func=lambda f: f or "(data root)", key="data_folder")
 pattern = c2.text_input("File pattern", value="*_uncal.fits", key="data_glob",
                         help="A glob within the folder, e.g. *_nrca1_uncal.fits. No path separators.")
-recursive = st.checkbox("Include subfolders", value=True, key="data_recursive")
+recursive = st.checkbox("Include subfolders", value=False, key="data_recursive")
 
 try:
     paths = find_files(root, folder, pattern)

@@ -60,28 +60,30 @@ st.caption(f"Engine: {result.engine}; method **{params.method}**, **{params.grou
            f"{params.slice_width}{', single value' if params.single_value else ''}. The clipped ddof=0 std is "
            "biased low (≈0.92 of the true noise with 10 samples per pixel, 0.97 with 50).")
 
-left, right = st.columns([1.1, 1])
+st.markdown("**Per amplifier** (active pixels, science orientation; DN, CDS)")
+show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_mean": "clipped mean",
+                            "median": "median", "clipped_std": "clipped std",
+                            "robust_std": "robust std (MAD)", "n_pixels": "pixels", "n_nan": "NaN"})
+st.dataframe(show, hide_index=True, width="stretch")
+st.caption("amp = science column quadrant; output = detector readout channel 0-3. "
+           "Clipped: 3σ sigma-clipped; robust std = 1.4826 × MAD.")
+
+left, right = st.columns([1, 1.25])
 png = map_png(result.cds_noise_map, layout, f"{result.detector} readnoise (jwst_reffiles)", "CDS noise [DN]",
               subtitle=f"{len(result.files)} files, {params.method}/{params.group_diff_type}; log stretch")
 left.image(png, output_format="PNG", width="stretch")
-right.markdown("**Per amplifier** (active pixels, science orientation)")
-show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_mean": "clipped mean (DN)",
-                            "median": "median (DN)", "clipped_std": "clipped std (DN)",
-                            "robust_std": "robust std, MAD (DN)", "n_pixels": "pixels", "n_nan": "NaN"})
-right.dataframe(show, hide_index=True, width="stretch")
-right.caption("amp = science column quadrant; output = detector readout channel 0-3. "
-              "Clipped: 3σ sigma-clipped; robust std = 1.4826 × MAD.")
-
-st.subheader("Histograms per amplifier")
-st.altair_chart(histogram_chart(histograms({"data": result.cds_noise_map}, layout), "CDS noise [DN]"),
-                width="stretch")
+with right:
+    st.markdown("**Histograms per amplifier** (log count)")
+    st.altair_chart(histogram_chart(histograms({"data": result.cds_noise_map}, layout), "CDS noise [DN]"))
 
 st.subheader("Noisy pixels")
 nsig = st.number_input("Threshold (robust σ above the amp median)", 1.0, 100.0, 5.0, 0.5, key="rn_noisy_sigma")
 noisy = noisy_pixels(result.cds_noise_map, layout, nsig)
-st.write(f"{len(noisy)} active pixels more than {nsig:g} σ above their amplifier's median"
-         f"{' (showing the 5000 noisiest)' if len(noisy) >= 5000 else ''}.")
+st.write(f"{len(noisy)} active pixels more than {nsig:g} σ (robust) above their amplifier's median"
+         f"{'; the 500 noisiest are listed, the CSV has all' if len(noisy) > 500 else ''}.")
 st.dataframe(noisy.head(500), hide_index=True, width="stretch", height=220)
+st.download_button("Noisy pixels (CSV)", noisy.to_csv(index=False).encode(), f"noisy_pixels_{group.key}.csv",
+                   "text/csv", key="rn_dl_noisy")
 
 st.subheader("Comparison")
 mode = st.radio("Compare with", ["nothing", "a reference readnoise file", "another file set (same detector)"],

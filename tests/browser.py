@@ -80,10 +80,9 @@ def chromium(viewport=(1500, 2200)):
 
 def wait_idle(page, timeout=120_000):
     """Wait until Streamlit has finished running the script (no 'Running...' status widget)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(400)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_timeout(400)
 
 
 def goto_page(page, url, title):
