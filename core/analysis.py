@@ -7,9 +7,9 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .errors import InputError, ParameterError
 from .inventory import DetectorGroup, group_by_detector, inventory

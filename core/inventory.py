@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob as _glob
 import os
 import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 

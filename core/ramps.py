@@ -8,9 +8,9 @@ loads a whole file.  Pixel values are returned as float32 DN (BZERO applied); sa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from astropy.io import fits
@@ -30,7 +30,7 @@ class FileId:
     mtime_ns: int
 
     @classmethod
-    def of(cls, path) -> "FileId":
+    def of(cls, path) -> FileId:
         st = os.stat(path)
         return cls(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 

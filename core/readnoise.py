@@ -25,9 +25,9 @@ import io
 import multiprocessing.pool
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ class ReadnoiseParams:
     single_value: bool = False
     nproc: int = 1
 
-    def validate(self) -> "ReadnoiseParams":
+    def validate(self) -> ReadnoiseParams:
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}, not {self.method!r}")
         if self.group_diff_type not in GROUP_DIFF_TYPES:
@@ -85,7 +85,7 @@ class CrdsMeta:
     description: str = "CDS noise from dark ramps"
     history: str = ""
 
-    def validate(self) -> "CrdsMeta":
+    def validate(self) -> CrdsMeta:
         if len(self.description) > 65:
             raise ParameterError("the CRDS description may have at most 65 characters")
         if not (self.pedigree.startswith(("GROUND", "INFLIGHT", "DUMMY", "SIMULATION"))):

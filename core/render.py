@@ -74,9 +74,9 @@ def map_png(
 
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
     extent = (-0.5, img.shape[1] - 0.5, -0.5, img.shape[0] - 0.5)
+    cmap = plt.get_cmap(cmap).with_extremes(bad="0.6")  # NaN pixels grey, never a colour
     im = ax.imshow(np.ma.masked_invalid(binned), origin="lower", cmap=cmap, norm=norm, extent=extent,
                    interpolation="nearest", aspect="equal")
-    im.cmap.set_bad("0.6")
     for a in layout.amps()[1:]:
         ax.axvline(a.x0 - 0.5, color="white", lw=0.8, ls="--", alpha=0.8)
     for a in layout.amps():

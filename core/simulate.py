@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .geometry import FULL_SIZE, Layout, PIXEL_TIME_S, detector_flips, normalize_detector
+from .geometry import FULL_SIZE, PIXEL_TIME_S, Layout, detector_flips, normalize_detector
 
 SUBARRAY_SHAPES = {
     # name: (xsize, ysize, xstart, ystart, noutputs), science orientation, 1-based starts
@@ -216,7 +216,8 @@ def simulate_ramp(
             "white_cds_median": float(np.sqrt(2) * np.median(s_act)),
             "white_cds_rms": float(np.sqrt(2 * np.mean(s_act.astype(np.float64) ** 2))),
             "ref_white_read_median": float(np.median(s_ref)) if s_ref.size else None,
-            "ref_active_white_ratio": float(np.median(s_ref) / np.median(s_act)) if s_ref.size else None,
+            "ref_active_white_ratio": (float(np.median(s_ref) / np.median(s_act))
+                                       if s_ref.size and np.median(s_act) > 0 else None),
             "uncorrelated_1f_cds": unc,
             "uncorrelated_1f_cds_raw": unc_raw,
             "ref_instability_read": float(inst[a.output]),

@@ -3,13 +3,18 @@
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.errors import InputError, ParameterError
 from core.inventory import find_files, group_by_detector, list_subfolders
 from core.readnoise import (
-    CrdsMeta, compare_maps, histograms, load_reference_map, make_readnoise_map, noisy_pixels, with_crds_meta,
+    CrdsMeta,
+    compare_maps,
+    histograms,
+    load_reference_map,
+    make_readnoise_map,
+    noisy_pixels,
+    with_crds_meta,
 )
 from core.render import histogram_chart, map_png
 from pages import _ui as ui

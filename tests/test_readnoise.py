@@ -10,8 +10,15 @@ from stdatamodels.jwst import datamodels
 from core.errors import InputError, ParameterError
 from core.geometry import Layout
 from core.readnoise import (
-    CrdsMeta, ReadnoiseParams, amp_statistics, compare_maps, expected_clipped_std_factor, load_reference_map,
-    make_readnoise_map, noisy_pixels, with_crds_meta,
+    CrdsMeta,
+    ReadnoiseParams,
+    amp_statistics,
+    compare_maps,
+    expected_clipped_std_factor,
+    load_reference_map,
+    make_readnoise_map,
+    noisy_pixels,
+    with_crds_meta,
 )
 from core.simulate import NoiseSpec, simulate_exposure
 from tests.conftest import WHITE_BY_OUTPUT
