@@ -8,6 +8,7 @@ loads a whole file.  Pixel values are returned as float32 DN (BZERO applied); sa
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class Ramp:
         self._sci = self._hdul["SCI"]
         self.shape = tuple(int(n) for n in self._sci.shape)
         self.layout = layout_from_header(self.header)
+        self._lock = threading.Lock()  # one file handle: reads from several threads must not interleave
 
     def __enter__(self):
         return self
@@ -84,7 +86,8 @@ class Ramp:
         Returns (array (nints, ngroups, y1-y0, nx), number of samples set to NaN because they were
         saturated or not finite).
         """
-        raw = self._sci.section[:, groups, y0:y1, :]
+        with self._lock:
+            raw = self._sci.section[:, groups, y0:y1, :]
         data = np.asarray(raw, dtype=np.float32)
         bad = ~np.isfinite(data)
         if raw.dtype.kind in "ui":

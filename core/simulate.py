@@ -214,6 +214,7 @@ def simulate_ramp(
             "white_read_median": float(np.median(s_act)),
             "white_read_rms": float(np.sqrt(np.mean(s_act.astype(np.float64) ** 2))),
             "white_cds_median": float(np.sqrt(2) * np.median(s_act)),
+            "white_cds_mean": float(np.sqrt(2) * np.mean(s_act.astype(np.float64))),
             "white_cds_rms": float(np.sqrt(2 * np.mean(s_act.astype(np.float64) ** 2))),
             "ref_white_read_median": float(np.median(s_ref)) if s_ref.size else None,
             "ref_active_white_ratio": (float(np.median(s_ref) / np.median(s_act))
