@@ -38,7 +38,8 @@ def cmd_analyze(a) -> int:
         raise InputError("no input files given")
     params = ReadnoiseParams(method=a.method, group_diff_type=a.group_diff, clipping_sigma=a.clip_sigma,
                              max_clipping_iters=a.clip_iters, slice_width=a.slice_width,
-                             single_value=a.single_value, nproc=a.nproc).validate()
+                             single_value=a.single_value, nproc=a.nproc, engine=a.engine,
+                             mode=a.mode).validate()
     opts = AnalysisOptions(readnoise=params, reference=Path(a.reference) if a.reference else None)
     summary = run_analysis(paths, Path(a.out), opts, _progress(a.quiet))
     for r in summary["rejected"]:
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--slice-width", type=int, default=50)
     an.add_argument("--single-value", action="store_true")
     an.add_argument("--nproc", type=int, default=1)
+    an.add_argument("--engine", choices=["reffiles", "native"], default="reffiles",
+                    help="reffiles: jwst_reffiles make_readnoise; native: one streaming pass on both cores")
+    an.add_argument("--mode", choices=["compatible", "unbiased"], default="compatible",
+                    help="native engine only: jwst_reffiles' estimator, or with its low bias divided out")
     an.add_argument("--reference", help="a READNOISE reference FITS to compare with")
     an.add_argument("--quiet", action="store_true")
     an.set_defaults(func=cmd_analyze)

@@ -37,6 +37,7 @@ from .geometry import Layout
 from .ramps import GROUP_DIFF_TYPES, Ramp, n_cds, stripe_rows_for, stripes
 
 METHODS = ("stack", "ramp")
+ENGINES = ("reffiles", "native")
 UNITS = "DN, CDS"
 Progress = Callable[[float, str], None]
 
@@ -55,6 +56,8 @@ class ReadnoiseParams:
     slice_width: int = 50
     single_value: bool = False
     nproc: int = 1
+    engine: str = "reffiles"  # "reffiles" (jwst_reffiles itself) or "native" (core.native, one pass)
+    mode: str = "compatible"  # native only: "compatible" (= jwst_reffiles) or "unbiased"
 
     def validate(self) -> ReadnoiseParams:
         if self.method not in METHODS:
@@ -69,6 +72,12 @@ class ReadnoiseParams:
             raise ParameterError(f"slice width must be >= 1 column, not {self.slice_width}")
         if int(self.nproc) < 1:
             raise ParameterError(f"nproc must be >= 1, not {self.nproc}")
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine must be one of {ENGINES}, not {self.engine!r}")
+        if self.mode not in ("compatible", "unbiased"):
+            raise ParameterError(f"mode must be 'compatible' or 'unbiased', not {self.mode!r}")
+        if self.engine == "reffiles" and self.mode != "compatible":
+            raise ParameterError("the unbiased mode needs the native engine (jwst_reffiles has no such mode)")
         return self
 
     def as_dict(self) -> dict:
@@ -407,7 +416,6 @@ def make_readnoise_map(
     with a specific message when it cannot run.
     """
     from astropy.io import fits
-    from jwst_reffiles.readnoise import readnoise as rf
 
     params = params.validate()
     meta = (meta or CrdsMeta()).validate()
@@ -436,7 +444,9 @@ def make_readnoise_map(
         if params.group_diff_type == "independent" and odd:
             for i, p in enumerate(run_paths):
                 ng = shapes[p.name][1]
-                if ng % 2 == 1:
+                if ng % 2 == 1 and params.engine == "native":  # it pairs G1-G0 ... and skips the last
+                    shapes[p.name] = shapes[p.name][:1] + (ng - 1,) + shapes[p.name][2:]
+                elif ng % 2 == 1:
                     progress(0.0, f"dropping the last group of {p.name} (odd NGROUPS)")
                     run_paths[i] = _trimmed_copy(p, tmp / p.name, ng - 1)
                     shapes[p.name] = shapes[p.name][:1] + (ng - 1,) + shapes[p.name][2:]
@@ -447,47 +457,86 @@ def make_readnoise_map(
         nan_mask = all_nan_pixels(paths)
 
         outfile = tmp / f"readnoise_{layout.detector}.fits"
-        log = io.StringIO()
-        nproc = int(params.nproc)
-
-        def pool_factory(processes=None):
-            cb = lambda f: progress(0.05 + 0.9 * f, "jwst_reffiles make_readnoise")  # noqa: E731
-            pool = _SerialPool(cb) if nproc == 1 else _ClosingPool(nproc, cb)
-            pools.append(pool)
-            return pool
-
-        pools: list = []
-        progress(0.05, f"jwst_reffiles make_readnoise ({params.method}, {params.group_diff_type})")
-        with _REFFILES_LOCK:
-            original_pool = rf.Pool
-            rf.Pool = pool_factory
-            try:
-                with contextlib.redirect_stdout(log):
-                    rf.make_readnoise(
-                        [str(p) for p in run_paths], method=params.method,
-                        group_diff_type=params.group_diff_type,
-                        clipping_sigma=float(params.clipping_sigma),
-                        max_clipping_iters=int(params.max_clipping_iters), nproc=nproc,
-                        slice_width=int(params.slice_width), single_value=bool(params.single_value),
-                        outfile=str(outfile), author=meta.author, description=meta.description,
-                        pedigree=meta.pedigree, useafter=meta.useafter, history="",
-                        subarray=None, readpatt=str(h0.get("READPATT", "ANY")),
-                    )
-            except Exception as e:  # its failures are numpy/astropy errors: name them plainly
-                raise InputError(f"jwst_reffiles make_readnoise failed: {type(e).__name__}: {e}") from e
-            finally:
-                rf.Pool = original_pool
-                for pool in pools:
-                    if isinstance(pool, multiprocessing.pool.Pool):
-                        pool.terminate()
-                        pool.join()
+        if params.engine == "native":
+            engine = _run_native(paths, params, meta, h0, outfile, progress, notes)
+        else:
+            engine = ENGINE_REFFILES
+            _run_reffiles(run_paths, params, meta, h0, outfile, progress)
         progress(0.97, "writing the reference file")
         model_bytes, cds_map = _finish_model(outfile, paths, params, meta, nan_mask, notes)
     progress(1.0, "done")
     header = {k: h0.get(k) for k in ("SUBARRAY", "READPATT", "NOUTPUTS", "SUBSTRT1", "SUBSTRT2",
                                      "SUBSIZE1", "SUBSIZE2", "FASTAXIS", "SLOWAXIS", "NGROUPS", "NINTS")}
     return ReadnoiseResult(layout.detector, layout, cds_map, [p.name for p in paths], params,
-                           header, notes, model_bytes=model_bytes)
+                           header, notes, engine=engine, model_bytes=model_bytes)
+
+
+ENGINE_REFFILES = "jwst_reffiles 1.0.1 make_readnoise"
+
+
+def _run_reffiles(run_paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Path, progress) -> None:
+    """make_readnoise itself, with a pool we always close and its progress made visible."""
+    from jwst_reffiles.readnoise import readnoise as rf
+
+    log = io.StringIO()
+    nproc = int(params.nproc)
+    pools: list = []
+
+    def pool_factory(processes=None):
+        cb = lambda f: progress(0.05 + 0.9 * f, "jwst_reffiles make_readnoise")  # noqa: E731
+        pool = _SerialPool(cb) if nproc == 1 else _ClosingPool(nproc, cb)
+        pools.append(pool)
+        return pool
+
+    progress(0.05, f"jwst_reffiles make_readnoise ({params.method}, {params.group_diff_type})")
+    with _REFFILES_LOCK:
+        original_pool = rf.Pool
+        rf.Pool = pool_factory
+        try:
+            with contextlib.redirect_stdout(log):
+                rf.make_readnoise(
+                    [str(p) for p in run_paths], method=params.method,
+                    group_diff_type=params.group_diff_type,
+                    clipping_sigma=float(params.clipping_sigma),
+                    max_clipping_iters=int(params.max_clipping_iters), nproc=nproc,
+                    slice_width=int(params.slice_width), single_value=bool(params.single_value),
+                    outfile=str(outfile), author=meta.author, description=meta.description,
+                    pedigree=meta.pedigree, useafter=meta.useafter, history="",
+                    subarray=None, readpatt=str(h0.get("READPATT", "ANY")),
+                )
+        except Exception as e:  # its failures are numpy/astropy errors: name them plainly
+            raise InputError(f"jwst_reffiles make_readnoise failed: {type(e).__name__}: {e}") from e
+        finally:
+            rf.Pool = original_pool
+            for pool in pools:
+                if isinstance(pool, multiprocessing.pool.Pool):
+                    pool.terminate()
+                    pool.join()
+
+
+def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Path, progress, notes) -> str:
+    """The native engine's map, written with jwst_reffiles' own CRDS writer (same file format)."""
+    from jwst_reffiles.readnoise import readnoise as rf
+
+    from .native import native_readnoise_map
+
+    cds_map, info = native_readnoise_map(
+        paths, params.method, params.group_diff_type, params.clipping_sigma, params.max_clipping_iters,
+        mode=params.mode, progress=lambda f, m: progress(0.05 + 0.9 * f, m))
+    if info["n_masked_samples"]:
+        notes.append(f"{info['n_masked_samples']} saturated or non-finite samples were masked.")
+    if params.single_value:
+        with contextlib.redirect_stdout(io.StringIO()):
+            cds_map = rf.use_single_value(cds_map, h0["INSTRUME"], h0["DETECTOR"], h0["SUBARRAY"],
+                                          params.clipping_sigma, params.max_clipping_iters)
+    with contextlib.redirect_stdout(io.StringIO()):
+        rf.save_readnoise(
+            cds_map.astype(np.float32), instrument=h0["INSTRUME"], detector=h0["DETECTOR"],
+            subarray=h0["SUBARRAY"], readpatt=str(h0.get("READPATT", "ANY")), outfile=str(outfile),
+            author=meta.author, description=meta.description, pedigree=meta.pedigree, useafter=meta.useafter,
+            fastaxis=h0["FASTAXIS"], slowaxis=h0["SLOWAXIS"], substrt1=h0["SUBSTRT1"], substrt2=h0["SUBSTRT2"],
+            filenames=[str(p) for p in paths])
+    return f"native streaming engine, {params.mode} mode"
 
 
 def _finish_model(outfile: Path, paths, params: ReadnoiseParams, meta: CrdsMeta, nan_mask, notes):
@@ -501,7 +550,7 @@ def _finish_model(outfile: Path, paths, params: ReadnoiseParams, meta: CrdsMeta,
                          "(jwst_reffiles writes 0.0 there).")
         m.meta.subarray.name = m.meta.subarray.name or "FULL"
         lines = [
-            "Made by the NIRCam darks app with jwst_reffiles 1.0.1 make_readnoise.",
+            f"Made by the NIRCam darks app, engine: {params.engine} ({params.mode}).",
             "Parameters: " + ", ".join(f"{k}={v}" for k, v in params.as_dict().items()),
             "Units: CDS noise in DN (per-read noise = CDS / sqrt(2)).",
             "Inputs: " + ", ".join(Path(p).name for p in paths),

@@ -89,7 +89,12 @@ def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGro
 # -- parameters -----------------------------------------------------------------------------------
 def readnoise_params_sidebar() -> ReadnoiseParams:
     sb = st.sidebar
-    sb.subheader("jwst_reffiles parameters")
+    sb.subheader("Readnoise parameters")
+    engine_label = sb.radio(
+        "Engine", list(ENGINE_CHOICES), key="rn_engine",
+        help="jwst_reffiles: make_readnoise itself (the reference). Native: reads each file once, both cores; "
+             "'compatible' gives jwst_reffiles' numbers, 'unbiased' divides out its low bias (≈0.92 at 10 samples).")
+    engine, mode = ENGINE_CHOICES[engine_label]
     method = sb.radio("Method", ["stack", "ramp"], key="rn_method", horizontal=True,
                       help="stack: std through all CDS frames of all files per pixel; "
                            "ramp: a map per file, then the clipped mean of the maps.")
@@ -101,7 +106,14 @@ def readnoise_params_sidebar() -> ReadnoiseParams:
                             help="stack only: columns per slice; jwst_reffiles re-reads every file per slice.")
     single = sb.checkbox("Single value (whole map = clipped mean)", key="rn_single")
     nproc = sb.number_input("Processes (nproc)", min_value=1, max_value=8, value=1, step=1, key="rn_nproc")
-    return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc))
+    return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc), engine, mode)
+
+
+ENGINE_CHOICES = {
+    "jwst_reffiles": ("reffiles", "compatible"),
+    "native, compatible": ("native", "compatible"),
+    "native, unbiased": ("native", "unbiased"),
+}
 
 
 # -- cached computations with progress --------------------------------------------------------------

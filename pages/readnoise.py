@@ -42,10 +42,10 @@ def compute(paths, p, progress):
 result = ui.peek_cached("readnoise", group.paths, params)
 if result is None:
     st.write(f"{len(group.files)} files of **{group.key}**, {group.files[0].ngroups} groups x "
-             f"{group.files[0].nints} integration(s). Stack mode re-reads every file once per column slice.")
+             f"{group.files[0].nints} integration(s).")
     if st.button("Compute readnoise", type="primary", key="rn_run"):
         result = ui.cached_run("readnoise", group.paths, params, compute,
-                               f"Readnoise of {group.key} with jwst_reffiles")
+                               f"Readnoise of {group.key} ({params.engine} engine)")
     if result is None:
         st.stop()
 
@@ -60,10 +60,11 @@ m3.metric("Files", len(result.files))
 m4.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
 for note in result.notes:
     st.warning(note)
-st.caption(f"Engine: {result.engine}; method **{params.method}**, **{params.group_diff_type}** differences, "
+st.caption(f"Engine: **{result.engine}**; method **{params.method}**, **{params.group_diff_type}** differences, "
            f"{params.clipping_sigma}σ clipping, ≤{params.max_clipping_iters} iterations, slice width "
            f"{params.slice_width}{', single value' if params.single_value else ''}. The clipped ddof=0 std is "
-           "biased low (≈0.92 of the true noise with 10 samples per pixel, 0.97 with 50).")
+           "biased low (≈0.92 of the true noise with 10 samples per pixel, 0.97 with 50)"
+           + ("; the unbiased mode divides that bias out." if params.mode == "unbiased" else "."))
 
 st.markdown("**Per amplifier** (active pixels, science orientation; DN, CDS)")
 show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_mean": "clipped mean",
@@ -74,7 +75,7 @@ st.caption("amp = science column quadrant; output = detector readout channel 0-3
            "Clipped: 3σ sigma-clipped; robust std = 1.4826 × MAD.")
 
 left, right = st.columns([1, 1.25])
-png = map_png(result.cds_noise_map, layout, f"{result.detector} readnoise (jwst_reffiles)", "CDS noise [DN]",
+png = map_png(result.cds_noise_map, layout, f"{result.detector} readnoise ({result.engine})", "CDS noise [DN]",
               subtitle=f"{len(result.files)} files, {params.method}/{params.group_diff_type}; log stretch")
 left.image(png, output_format="PNG", width="stretch")
 with right:

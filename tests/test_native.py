@@ -73,3 +73,20 @@ def test_saturated_samples_are_masked_and_counted(tmp_path):
     m, info = native_readnoise_map([p], method="stack", group_diff_type="consecutive")
     assert info["n_masked_samples"] == 1
     assert np.isfinite(m[20, 100]) and m[20, 100] < 30
+
+
+def test_native_engine_through_readnoise_api_writes_same_crds_file(sub_files, tmp_path):
+    """engine='native' gives the same map as jwst_reffiles and a READNOISE file of the same form."""
+    from stdatamodels.jwst import datamodels
+
+    ref = make_readnoise_map(sub_files, ReadnoiseParams(slice_width=400))
+    nat = make_readnoise_map(sub_files, ReadnoiseParams(engine="native"))
+    assert np.nanmax(np.abs(nat.cds_noise_map - ref.cds_noise_map)) < 1e-3
+    assert "native" in nat.engine
+    p = tmp_path / "n.fits"
+    p.write_bytes(nat.model_bytes)
+    with datamodels.ReadnoiseModel(str(p)) as m:
+        assert m.meta.reftype == "READNOISE" and m.meta.subarray.name == "SUBGRISM256"
+        assert m.meta.subarray.fastaxis == 1 and m.meta.subarray.slowaxis == -2
+    with pytest.raises(Exception, match="unbiased mode needs the native engine"):
+        ReadnoiseParams(mode="unbiased").validate()
