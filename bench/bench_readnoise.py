@@ -1,0 +1,127 @@
+"""Benchmark: our engines against jwst_reffiles and against a read-the-data floor, in one run.
+
+    .venv/bin/python bench/bench_readnoise.py [--cases 2,4,8] [--long] [--data DIR] [--out bench/results]
+
+Each timed case runs in a fresh subprocess (so peak RSS is that case's own) on the same generated
+full-frame inputs (10 groups per file; ``--long`` adds one 108-group file).  Printed and written
+to CSV: wall time, peak RSS, and the ratios native/jwst_reffiles and full/floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_inputs(data: Path, nfiles: int, ngroups: int = 10) -> list[Path]:
+    from core.simulate import NoiseSpec, simulate_exposure
+
+    data.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(nfiles):
+        p = data / f"bench_g{ngroups}_{i:02d}_nrca1_uncal.fits"
+        if not p.exists():
+            simulate_exposure(p, "NRCA1", ngroups=ngroups, spec=NoiseSpec(corr_1f=4.0, unc_1f=1.5), seed=i)
+        out.append(p)
+    return out
+
+
+def run_one(kind: str, paths: list[str]) -> dict:
+    """Time one case in this process; return seconds and peak RSS (MiB)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    t0 = time.perf_counter()
+    if kind.startswith("reffiles"):
+        import contextlib
+        import io
+        import tempfile
+
+        from jwst_reffiles.readnoise.readnoise import make_readnoise
+
+        nproc = int(kind.split("_nproc")[1])
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            make_readnoise(paths, method="stack", nproc=nproc, outfile=f"{tmp}/rn.fits")
+    elif kind == "native":
+        from core.native import native_readnoise_map
+
+        native_readnoise_map(paths)
+    elif kind == "full":
+        from core.analysis import AnalysisOptions, analyze_group
+        from core.inventory import group_by_detector, inventory
+        from core.readnoise import ReadnoiseParams
+
+        groups, _ = group_by_detector(inventory(paths))
+        analyze_group(groups[0], AnalysisOptions(readnoise=ReadnoiseParams(engine="native")))
+    elif kind == "floor":
+        import numpy as np
+
+        from core.ramps import Ramp, cds_frames, stripes
+
+        # Read every file once by stripes and form the CDS stack: the least any engine must do.
+        ramps = [Ramp(p) for p in paths]
+        for y0, y1 in stripes(ramps[0].shape[2], 256):
+            stack = np.concatenate([cds_frames(r.read_stripe(y0, y1)[0], "independent") for r in ramps])
+            stack.sum()
+        for r in ramps:
+            r.close()
+    else:
+        raise ValueError(kind)
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default="2,4,8")
+    ap.add_argument("--long", action="store_true", help="also one full-frame 108-group file")
+    ap.add_argument("--data", default=str(ROOT / "bench" / "data"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--kinds", default="reffiles_nproc1,reffiles_nproc2,native,full,floor")
+    ap.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(run_one(a.one[0], a.one[1:])))
+        return
+    data = Path(a.data)
+    cases = [(f"{n} files x 10 groups", make_inputs(data, n)) for n in map(int, a.cases.split(","))]
+    if a.long:
+        cases.append(("1 file x 108 groups", make_inputs(data, 1, ngroups=108)))
+    rows = []
+    for label, paths in cases:
+        res = {}
+        for kind in a.kinds.split(","):
+            r = subprocess.run([sys.executable, __file__, "--one", kind, *map(str, paths)], capture_output=True,
+                               text=True, cwd=ROOT)
+            if r.returncode:
+                print(f"{label} {kind}: failed\n{r.stderr[-2000:]}")
+                continue
+            res[kind] = json.loads(r.stdout.strip().splitlines()[-1])
+            rows.append({"case": label, "kind": kind, **{k: round(v, 3) for k, v in res[kind].items()}})
+            print(f"{label:22s} {kind:16s} {res[kind]['seconds']:8.2f} s  {res[kind]['peak_rss_mib']:7.0f} MiB", flush=True)
+        if "native" in res and "reffiles_nproc1" in res:
+            print(f"{label:22s} speed-up native vs jwst_reffiles (nproc 1): "
+                  f"{res['reffiles_nproc1']['seconds'] / res['native']['seconds']:.1f}x")
+        if "full" in res and "floor" in res:
+            print(f"{label:22s} full analysis / floor: {res['full']['seconds'] / res['floor']['seconds']:.1f}x")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench_{time.strftime('%Y%m%dT%H%M%S')}.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["case", "kind", "seconds", "peak_rss_mib"])
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
