@@ -54,7 +54,7 @@ for col, chosen in (("detector", dets), ("readpatt", pats), ("subarray", subs), 
     if chosen:
         shown = shown[shown[col].isin(chosen)]
 st.dataframe(shown.drop(columns=["status"]), hide_index=True, width="stretch")
-st.download_button("Inventory (CSV)", table.to_csv(index=False).encode(), "inventory.csv", "text/csv")
+st.download_button("Inventory (CSV)", table.to_csv(index=False).encode(), "inventory.csv", "text/csv", on_click="ignore")
 
 if rejected:
     st.subheader(f"Rejected files ({len(rejected)})")

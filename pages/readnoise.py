@@ -89,7 +89,7 @@ st.write(f"{len(noisy)} active pixels more than {nsig:g} σ (robust) above their
          f"{'; the 500 noisiest are listed, the CSV has all' if len(noisy) > 500 else ''}.")
 st.dataframe(noisy.head(500), hide_index=True, width="stretch", height=220)
 st.download_button("Noisy pixels (CSV)", noisy.to_csv(index=False).encode(), f"noisy_pixels_{group.key}.csv",
-                   "text/csv", key="rn_dl_noisy")
+                   "text/csv", key="rn_dl_noisy", on_click="ignore")
 
 st.subheader("Comparison")
 mode = st.radio("Compare with", ["nothing", "a reference readnoise file", "another file set (same detector)"],
@@ -147,7 +147,7 @@ if baseline is not None:
     st.altair_chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
                                     "CDS noise [DN]"), width="stretch")
     st.download_button("Comparison table (CSV)", table.to_csv(index=False).encode(),
-                       f"readnoise_comparison_{group.key}.csv", "text/csv", key="rn_dl_cmp")
+                       f"readnoise_comparison_{group.key}.csv", "text/csv", key="rn_dl_cmp", on_click="ignore")
 
 st.subheader("Downloads")
 with st.expander("CRDS header of the reference file", expanded=False):
@@ -165,10 +165,10 @@ except ParameterError as e:
 d1, d2, d3 = st.columns(3)
 if fits_bytes:
     d1.download_button("Readnoise reference file (FITS)", fits_bytes, f"readnoise_{group.key}.fits",
-                       "application/fits", key="rn_dl_fits", type="primary")
+                       "application/fits", key="rn_dl_fits", type="primary", on_click="ignore")
 d2.download_button("Per-amp table (CSV)", amps.to_csv(index=False).encode(), f"readnoise_amps_{group.key}.csv",
-                   "text/csv", key="rn_dl_csv")
-d3.download_button("Map (PNG)", png, f"readnoise_{group.key}.png", "image/png", key="rn_dl_png")
+                   "text/csv", key="rn_dl_csv", on_click="ignore")
+d3.download_button("Map (PNG)", png, f"readnoise_{group.key}.png", "image/png", key="rn_dl_png", on_click="ignore")
 
 ui.how_computed(
     "jwst_reffiles forms group differences (independent: G1−G0, G3−G2…; consecutive: every pair) for every "
