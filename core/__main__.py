@@ -32,6 +32,7 @@ def cmd_analyze(a) -> int:
     from .analysis import AnalysisOptions, run_analysis
     from .inventory import glob_paths
     from .readnoise import ReadnoiseParams
+    from .store import ResultStore
 
     paths = glob_paths(a.files)
     if not paths:
@@ -41,7 +42,8 @@ def cmd_analyze(a) -> int:
                              single_value=a.single_value, nproc=a.nproc, engine=a.engine,
                              mode=a.mode).validate()
     opts = AnalysisOptions(readnoise=params, reference=Path(a.reference) if a.reference else None)
-    summary = run_analysis(paths, Path(a.out), opts, _progress(a.quiet))
+    store = None if a.no_store else ResultStore(Path(a.store) if a.store else None)
+    summary = run_analysis(paths, Path(a.out), opts, _progress(a.quiet), store=store)
     for r in summary["rejected"]:
         print(f"rejected {r['file']}: {r['reason']}", file=sys.stderr)
     analysed = {k: v for k, v in summary["detectors"].items() if "readnoise" in v}
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--mode", choices=["compatible", "unbiased"], default="compatible",
                     help="native engine only: jwst_reffiles' estimator, or with its low bias divided out")
     an.add_argument("--reference", help="a READNOISE reference FITS to compare with")
+    an.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
+    an.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
     an.add_argument("--quiet", action="store_true")
     an.set_defaults(func=cmd_analyze)
 

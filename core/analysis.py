@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import InputError, ParameterError
 from .inventory import DetectorGroup, group_by_detector, inventory
+from .ramps import FileId
 from .readnoise import CrdsMeta, ReadnoiseParams, compare_maps, load_reference_map, make_readnoise_map
 
 Progress = Callable[[float, str], None]
@@ -62,10 +63,30 @@ class GroupResult:
     sections: dict = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)  # kinds loaded from the result store
 
 
-def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progress | None = None) -> GroupResult:
-    """Run readnoise and every available section on one detector group; errors become messages."""
+def _stored(store, kind, paths, params, compute, res: GroupResult):
+    """``compute()`` through the result store (when there is one); records hits in ``res.cached``."""
+    if store is None:
+        return compute()
+    ids = tuple(FileId.of(p) for p in paths)
+    hit = store.get(kind, ids, params)
+    if hit is not None:
+        res.cached.append(kind)
+        return hit
+    result = compute()
+    store.put(kind, ids, params, result, label=f"{kind} {res.group.key}")
+    return result
+
+
+def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progress | None = None,
+                  store=None) -> GroupResult:
+    """Run readnoise and every available section on one detector group; errors become messages.
+
+    With a :class:`core.store.ResultStore`, results already stored for the same files and
+    parameters are loaded instead of recomputed.
+    """
     progress = progress or (lambda f, m: None)
     res = GroupResult(group)
     steps = [s for s in SECTIONS if s.name in opts.sections]
@@ -76,7 +97,9 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
 
     t0 = time.perf_counter()
     try:
-        res.readnoise = make_readnoise_map(group.paths, opts.readnoise, opts.crds, progress=sub(0))
+        res.readnoise = _stored(store, "readnoise", group.paths, opts.readnoise,
+                                lambda: make_readnoise_map(group.paths, opts.readnoise, opts.crds, progress=sub(0)),
+                                res)
         if opts.reference:
             ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
             ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
@@ -94,7 +117,8 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
         params = opts.section_params.get(section.name) or params_cls()
         t0 = time.perf_counter()
         try:
-            res.sections[section.name] = func(group.paths, params, progress=sub(i))
+            res.sections[section.name] = _stored(store, section.name, group.paths, params,
+                                                 lambda: func(group.paths, params, progress=sub(i)), res)
         except (InputError, ParameterError) as e:
             res.errors.append(f"{section.name}: {e}")
         res.timings[f"{section.name}_s"] = round(time.perf_counter() - t0, 3)
@@ -127,10 +151,12 @@ def write_group_products(res: GroupResult, out: Path) -> dict:
     if res.errors:
         block["errors"] = list(res.errors)
     block["timings"] = dict(res.timings)
+    if res.cached:
+        block["from_store"] = list(res.cached)
     return block
 
 
-def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | None = None) -> dict:
+def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | None = None, store=None) -> dict:
     """Validate ``paths``, analyse each detector group, write products and ``summary.json``."""
     progress = progress or (lambda f, m: None)
     out = Path(out)
@@ -141,7 +167,7 @@ def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | N
     for i, g in enumerate(groups):
         def sub(f, m, i=i):
             progress((i + f) / max(len(groups), 1), m)
-        res = analyze_group(g, opts, sub)
+        res = analyze_group(g, opts, sub, store=store)
         summary["detectors"][g.key] = write_group_products(res, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary

@@ -18,6 +18,7 @@ from core.errors import InputError, ParameterError
 from core.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
 from core.ramps import FileId
 from core.readnoise import ReadnoiseParams
+from core.store import ResultStore
 
 SELECTED = "selected_files"  # session key: list of resolved path strings under the data root
 MAX_CACHED_RESULTS = 24
@@ -129,11 +130,17 @@ def cached_run(kind: str, paths, params, compute, label: str):
     and are not cached.  Returns None on error.
     """
     store, lock = _results_store()
-    key = (kind, file_ids(paths), params)
+    ids = file_ids(paths)
+    key = (kind, ids, params)
     with lock:
         if key in store:
             store.move_to_end(key)
             return store[key]
+    disk = ResultStore()
+    result = disk.get(kind, ids, params)
+    if result is not None:
+        _remember(key, result)
+        return result
     with st.status(label, expanded=True) as status:
         bar = st.progress(0.0, text="starting")
 
@@ -151,17 +158,34 @@ def cached_run(kind: str, paths, params, compute, label: str):
             st.error(f"Unexpected error: {type(e).__name__}: {e}")
             return None
         status.update(label=f"{label}: done", state="complete", expanded=False)
-    with lock:
-        store[key] = result
-        while len(store) > MAX_CACHED_RESULTS:
-            store.popitem(last=False)
+    try:
+        disk.put(kind, ids, params, result, label=label)
+    except OSError as e:
+        st.warning(f"The result could not be stored on disk ({e}); it stays in memory for this session.")
+    _remember(key, result)
     return result
 
 
-def peek_cached(kind: str, paths, params):
+def _remember(key, result):
     store, lock = _results_store()
     with lock:
-        return store.get((kind, file_ids(paths), params))
+        store[key] = result
+        store.move_to_end(key)
+        while len(store) > MAX_CACHED_RESULTS:
+            store.popitem(last=False)
+
+
+def peek_cached(kind: str, paths, params):
+    """A result already computed (in memory, or in the on-disk store), without computing."""
+    store, lock = _results_store()
+    ids = file_ids(paths)
+    with lock:
+        hit = store.get((kind, ids, params))
+    if hit is None:
+        hit = ResultStore().get(kind, ids, params)
+        if hit is not None:
+            _remember((kind, ids, params), hit)
+    return hit
 
 
 def how_computed(text: str):

@@ -17,6 +17,21 @@ from core.simulate import NoiseSpec, simulate_set  # noqa: E402
 WHITE_BY_OUTPUT = [4.0, 5.0, 6.0, 7.0]  # DN per read
 
 
+@pytest.fixture(scope="session", autouse=True)
+def results_dir(tmp_path_factory):
+    """Every test (and every app or CLI it starts) uses a fresh result store, never ./results."""
+    import os
+
+    d = tmp_path_factory.mktemp("results")
+    old = os.environ.get("DARKS_RESULTS_DIR")
+    os.environ["DARKS_RESULTS_DIR"] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop("DARKS_RESULTS_DIR", None)
+    else:
+        os.environ["DARKS_RESULTS_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def white_sets(tmp_path_factory):
     """Full-frame, white noise only: 2 files x 10 groups for NRCA1 (x flip) and NRCB1 (y flip)."""

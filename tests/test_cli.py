@@ -76,3 +76,16 @@ def test_bad_parameter_is_one_line_error(demo_like_root, tmp_path):
     r = run_cli("analyze", f, "--out", tmp_path, "--clip-sigma", "-1")
     assert r.returncode == 2
     assert r.stderr.strip() == "error: clipping sigma must be > 0, not -1.0"
+
+
+def test_second_run_hits_the_result_store(demo_like_root, tmp_path):
+    files = sorted((demo_like_root / "flight").glob("*nrcb1*_uncal.fits"))
+    store = tmp_path / "store"
+    first = run_cli("analyze", *files, "--out", tmp_path / "a", "--store", store, "--quiet")
+    second = run_cli("analyze", *files, "--out", tmp_path / "b", "--store", store, "--quiet")
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    s1 = json.loads((tmp_path / "a" / "summary.json").read_text())["detectors"]["NRCB1_SUBGRISM256"]
+    s2 = json.loads((tmp_path / "b" / "summary.json").read_text())["detectors"]["NRCB1_SUBGRISM256"]
+    assert "from_store" not in s1
+    assert "readnoise" in s2["from_store"]
+    assert s1["readnoise"]["amps"] == s2["readnoise"]["amps"]

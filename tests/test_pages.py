@@ -56,7 +56,7 @@ def test_readnoise_page_computes_and_offers_downloads(app, demo_like_root):
     at.switch_page("pages/readnoise.py").run()
     assert not at.exception
     at.radio(key="rn_diff").set_value("consecutive")
-    at.number_input(key="rn_sigma").set_value(4.0)
+    at.number_input(key="rn_sigma").set_value(4.0).run()  # parameters no other test has stored
     at.button(key="rn_run").click().run()
     assert not at.exception
     labels = [m.label for m in at.metric]
@@ -88,6 +88,7 @@ def test_readnoise_reference_of_wrong_detector_is_a_message(app, demo_like_root,
     at = app
     at.session_state["selected_files"] = [str(p) for p in sorted((demo_like_root / "ground").glob("*nrca1*_uncal.fits"))]
     at.switch_page("pages/readnoise.py").run()
+    at.number_input(key="rn_iters").set_value(4).run()
     at.button(key="rn_run").click().run()
     at.radio(key="rn_cmp_mode").set_value("a reference readnoise file").run()
     at.selectbox(key="rn_ref_folder").set_value("refs").run()
