@@ -118,7 +118,7 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
         t0 = time.perf_counter()
         try:
             res.sections[section.name] = _stored(store, section.name, group.paths, params,
-                                                 lambda: func(group.paths, params, progress=sub(i)), res)
+                                                 lambda f=func, p=params, i=i: f(group.paths, p, progress=sub(i)), res)
         except (InputError, ParameterError) as e:
             res.errors.append(f"{section.name}: {e}")
         res.timings[f"{section.name}_s"] = round(time.perf_counter() - t0, 3)
@@ -156,6 +156,24 @@ def write_group_products(res: GroupResult, out: Path) -> dict:
     return block
 
 
+def json_safe(obj):
+    """Strict JSON: NaN and infinities (an undetected component, say) become null."""
+    import math
+
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            obj = obj.item()
+        except (ValueError, AttributeError):
+            return obj
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | None = None, store=None) -> dict:
     """Validate ``paths``, analyse each detector group, write products and ``summary.json``."""
     progress = progress or (lambda f, m: None)
@@ -169,5 +187,5 @@ def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | N
             progress((i + f) / max(len(groups), 1), m)
         res = analyze_group(g, opts, sub, store=store)
         summary["detectors"][g.key] = write_group_products(res, out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=1, default=str))
     return summary

@@ -99,7 +99,12 @@ def _series_frames(series: np.ndarray, layout: Layout, nframes: int) -> np.ndarr
 
 
 def cds_rms(frames: np.ndarray, remove_median: bool = True) -> float:
-    """DN rms of consecutive differences of (nframes, ny, w) images, optionally per-frame median removed."""
+    """DN rms of consecutive differences of (nframes, ny, w) images, optionally per-frame median removed.
+
+    A single frame has no difference: its rms is returned instead, so a 1-group ramp still scales.
+    """
+    if frames.shape[0] < 2:
+        return float(np.sqrt(np.mean(frames**2)))
     d = np.diff(frames, axis=0)
     if remove_median:
         d = d - np.median(d, axis=(-2, -1), keepdims=True)
