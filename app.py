@@ -8,6 +8,8 @@ pages = {
     "Inputs": [st.Page("pages/data.py", title="Data", icon=":material/folder_open:", default=True)],
     "Sections": [
         st.Page("pages/readnoise.py", title="Readnoise", icon=":material/grain:"),
+        st.Page("pages/onef.py", title="1/f noise", icon=":material/graphic_eq:"),
+        st.Page("pages/refpix.py", title="Reference pixels", icon=":material/border_outer:"),
     ],
 }
 st.navigation(pages).run()

@@ -191,3 +191,12 @@ def peek_cached(kind: str, paths, params):
 def how_computed(text: str):
     with st.expander("How this is computed"):
         st.markdown(text)
+
+
+def fmt_dn(value, digits: int = 2) -> str:
+    """A value in DN for text, or 'n/a' when it could not be measured (never a fake number)."""
+    import math
+
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f} DN"

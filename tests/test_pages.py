@@ -95,3 +95,20 @@ def test_readnoise_reference_of_wrong_detector_is_a_message(app, demo_like_root,
     assert not at.exception
     assert any("is for NRCB1, but the data are NRCA1" in e.value for e in at.error)
     shutil.rmtree(refdir)
+
+
+@pytest.mark.parametrize("page, button, metric_or_header, downloads", [
+    ("pages/onef.py", "onef_run", "Correlated 1/f (all outputs)", {"onef_components (CSV)", "onef_spectra (CSV)"}),
+    ("pages/refpix.py", "refpix_run", "Per amplifier", {"refpix_amps (CSV)", "refpix_unstable_pixels (CSV)"}),
+])
+def test_section_pages_compute_and_offer_downloads(app, demo_like_root, page, button, metric_or_header, downloads):
+    at = app
+    at.session_state["selected_files"] = [str(p) for p in sorted((demo_like_root / "flight").glob("*nrcb1*_uncal.fits"))]
+    at.switch_page(page).run()
+    assert not at.exception
+    at.button(key=button).click().run()
+    assert not at.exception
+    texts = [m.label for m in at.metric] + [h.value for h in at.subheader]
+    assert metric_or_header in texts
+    assert downloads <= {d.proto.label for d in at.get("download_button")}
+    assert list(at.dataframe[0].value["output"]) == [0, 1, 2, 3]  # NRCB1: y flip, outputs in order

@@ -1,0 +1,99 @@
+"""1/f noise: power spectra in readout-time order, split into white, correlated and per-output 1/f."""
+
+import pandas as pd
+import streamlit as st
+
+from core.onef import OneFParams, analyze_onef
+from core.render_onef import (
+    banding_png,
+    components_chart,
+    cross_spectrum_chart,
+    side_correction_chart,
+    spectra_chart,
+)
+from pages import _ui as ui
+
+st.title("1/f noise")
+st.caption("Each output's pixels laid out on the 10 µs pixel clock in the order they were read (DMS flips undone, "
+           "outputs read right to left mirrored, row overheads and the extra row per frame kept as gaps). "
+           "Numbers are **DN rms in one CDS frame**; spectra are one-sided **DN²/Hz**.")
+
+groups, _ = ui.selected_groups()
+group = ui.group_picker(groups, key="onef_group")
+st.sidebar.subheader("1/f parameters")
+diff = st.sidebar.radio("Group differences", ["consecutive", "independent"], key="onef_diff", horizontal=True)
+refcorr = st.sidebar.checkbox("Reference-row correction first", key="onef_refcorr",
+                              help="Subtract each output's top/bottom reference-row mean per CDS frame.")
+if group is None:
+    st.stop()
+params = OneFParams(diff_type=diff, refpix_correct=refcorr)
+
+result = ui.peek_cached("onef", group.paths, params)
+if result is None:
+    st.write(f"{len(group.files)} files of **{group.key}**.")
+    if st.button("Compute 1/f spectra", type="primary", key="onef_run"):
+        result = ui.cached_run("onef", group.paths, params, lambda p, q, cb: analyze_onef(p, q, progress=cb),
+                               f"1/f spectra of {group.key}")
+    if result is None:
+        st.stop()
+
+for note in result.notes:
+    st.info(note)
+summary = result.summary()
+c = st.columns(4)
+c[0].metric("Correlated 1/f (all outputs)", f"{summary['correlated']:.2f} DN")
+c[1].metric("Correlated slope α (PSD ∝ f^-α)", f"{summary['correlated_slope']:.2f}")
+c[2].metric("CDS frames", result.n_cds_frames)
+c[3].metric("Quadrature check, max deviation", f"{100 * result.check['max_deviation']:.1f} %")
+
+st.subheader("Components per amplifier")
+comp = pd.DataFrame(summary["amps"]).rename(columns={
+    "white": "white (DN)", "uncorrelated": "per-output 1/f (DN)", "uncorrelated_slope": "per-output slope α",
+    "total": "total measured (DN)"})
+comp.insert(0, "amp", range(len(comp)))
+comp["quadrature sum / total"] = result.check["quadrature_sum_over_total"]
+st.dataframe(comp, hide_index=True, width="stretch")
+st.altair_chart(components_chart(result), width="stretch")
+st.caption("Quadrature sum = √(white² + correlated² + per-output²); it must match the total CDS noise measured "
+           "from the pixels within a few percent.")
+
+st.subheader("Power spectra per output")
+st.altair_chart(spectra_chart(result), width="stretch")
+ui.how_computed(
+    "CDS frames minus each frame's per-output median and each pixel's mean over the stack (fixed patterns drop "
+    "out; the known fraction this removes is corrected). Each output's frame becomes a time series at 10 µs per "
+    "pixel with the row overheads as gaps; periodograms are averaged over CDS frames, integrations and files and "
+    "log-binned. The white level is the high-frequency plateau; each 1/f component is fitted with a power law "
+    f"A·f^-α. Frame time {result.frame_time:.3f} s, row frequency {result.row_frequency:.0f} Hz.")
+
+st.subheader("Cross-spectra between outputs")
+st.altair_chart(cross_spectrum_chart(result), width="stretch")
+ui.how_computed(
+    "White and per-output noise do not correlate between outputs, so the real part of the mean cross-spectrum "
+    "of the 6 output pairs estimates the correlated 1/f directly. Each output's own 1/f is its spectrum minus "
+    "the correlated part minus its white level.")
+
+st.subheader("Row banding")
+left, right = st.columns([1.3, 1])
+left.image(banding_png(result), output_format="PNG", width="stretch")
+band = result.banding
+right.markdown(
+    f"- Side reference columns, rms of row averages: **{ui.fmt_dn(band.get('side_ref_row_avg_rms'))}**\n"
+    f"- Expected from their white noise alone: **{ui.fmt_dn(band.get('side_ref_row_avg_white_expected'))}**\n"
+    f"- {band['description']}")
+if result.psd_after is not None:
+    st.altair_chart(side_correction_chart(result), width="stretch")
+
+with st.expander("pynrc-style time-domain split (for comparison with published numbers)"):
+    td = result.time_domain
+    st.write(td["method"])
+    st.write(f"Correlated: {td['correlated']:.2f} DN; per output: "
+             + ", ".join(f"{v:.2f}" for v in td["uncorrelated"]) + " DN")
+    st.warning("Known biases: " + td["known_biases"])
+
+st.subheader("Downloads")
+tables = result.tables()
+cols = st.columns(len(tables))
+for col, (name, table) in zip(cols, tables.items()):
+    col.download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), f"{name}_{group.key}.csv", "text/csv",
+                        key=f"dl_{name}", on_click="ignore")

@@ -1,0 +1,82 @@
+"""Reference pixels: how stable reference pixels are compared with active pixels."""
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import ParameterError
+from core.refpix import RefPixParams, analyze_refpix
+from core.render_refpix import CHART_HELP, drift_scatter, levels_chart, pixel_noise_chart, trends_chart
+from pages import _ui as ui
+
+st.title("Reference pixels")
+st.caption("Reference vs active pixels per amplifier (science order, with detector output). Levels and drifts are "
+           "frame means in **DN per read**; instability is the rms over CDS frames of (active change − reference "
+           "change) / √2, **DN per read**.")
+
+groups, _ = ui.selected_groups()
+group = ui.group_picker(groups, key="refpix_group")
+st.sidebar.subheader("Reference-pixel parameters")
+flag = st.sidebar.number_input("Flag unstable pixels above (robust z)", 2.0, 50.0, 5.0, 0.5, key="refpix_flag")
+if group is None:
+    st.stop()
+params = RefPixParams(flag_sigma=float(flag))
+try:
+    params.validate()
+except ParameterError as e:
+    st.error(str(e))
+    st.stop()
+
+result = ui.peek_cached("refpix", group.paths, params)
+if result is None:
+    st.write(f"{len(group.files)} files of **{group.key}**.")
+    if st.button("Compute reference-pixel stability", type="primary", key="refpix_run"):
+        result = ui.cached_run("refpix", group.paths, params, lambda p, q, cb: analyze_refpix(p, q, progress=cb),
+                               f"Reference pixels of {group.key}")
+    if result is None:
+        st.stop()
+
+for note in result.notes:
+    st.info(note)
+amps = pd.DataFrame(result.amp_stats)
+show = amps[["amp", "x0", "x1", "output", "ref_source", "ref_white_read", "active_white_read",
+             "ref_active_white_ratio", "instability", "instability_floor", "instability_excess",
+             "drift_correlation", "ref_offset", "unstable_pixels"]].rename(columns={
+    "ref_white_read": "ref white (DN/read)", "active_white_read": "active white (DN/read)",
+    "ref_active_white_ratio": "ref/active white", "instability": "instability (DN/read)",
+    "instability_floor": "floor from pixel noise", "instability_excess": "excess over floor",
+    "drift_correlation": "ref-active drift r", "ref_offset": "ref − active level (DN)"})
+st.subheader("Per amplifier")
+st.dataframe(show, hide_index=True, width="stretch")
+worst = amps.loc[amps["instability_excess"].fillna(0).idxmax()]
+st.caption(f"Largest excess instability: amp {int(worst['amp'])} (output {int(worst['output'])}), "
+           f"{ui.fmt_dn(worst['instability_excess'])} per read above the pixel-noise floor. Correlated and "
+           "per-output 1/f also raise it: reference rows sample 1/f only at the start and end of a frame.")
+
+st.subheader("Reference vs active drifts")
+st.altair_chart(levels_chart(result), width="stretch")
+st.caption(CHART_HELP["levels"])
+st.altair_chart(drift_scatter(result), width="stretch")
+st.caption(CHART_HELP["scatter"])
+
+st.subheader("Across exposures")
+st.altair_chart(trends_chart(result), width="stretch")
+st.caption(CHART_HELP["trends"])
+
+st.subheader(f"Unstable reference pixels ({len(result.unstable)})")
+st.altair_chart(pixel_noise_chart(result), width="stretch")
+st.caption(CHART_HELP["pixels"])
+st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
+
+ui.how_computed(
+    "Per file, integration and group: the mean of each pixel set (bottom/top reference rows split into even and "
+    "odd detector columns, side reference columns where the amp has them, active pixels as a clipped mean). "
+    "Drifts remove each pixel's own straight-line ramp first. The white-noise ratio uses differences of pixels two "
+    "columns apart in CDS frames (common-mode offsets and most 1/f cancel; the 1/f that leaks in is measured "
+    "between outputs and removed). The floor is √(σ_ref²/N_ref + σ_act²/N_act).")
+
+st.subheader("Downloads")
+tables = result.tables()
+cols = st.columns(4)
+for i, (name, table) in enumerate(tables.items()):
+    cols[i % 4].download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), f"{name}_{group.key}.csv",
+                                "text/csv", key=f"dl_{name}", on_click="ignore")
