@@ -7,6 +7,7 @@ st.set_page_config(page_title="NIRCam darks", page_icon=":material/dark_mode:", 
 pages = {
     "Inputs": [st.Page("pages/data.py", title="Data", icon=":material/folder_open:", default=True)],
     "Sections": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/grid_view:"),
         st.Page("pages/readnoise.py", title="Readnoise", icon=":material/grain:"),
         st.Page("pages/onef.py", title="1/f noise", icon=":material/graphic_eq:"),
         st.Page("pages/refpix.py", title="Reference pixels", icon=":material/border_outer:"),

@@ -112,3 +112,20 @@ def test_section_pages_compute_and_offer_downloads(app, demo_like_root, page, bu
     assert metric_or_header in texts
     assert downloads <= {d.proto.label for d in at.get("download_button")}
     assert list(at.dataframe[0].value["output"]) == [0, 1, 2, 3]  # NRCB1: y flip, outputs in order
+
+
+def test_overview_grid_with_an_earlier_epoch_as_baseline(app, demo_like_root):
+    """Both epochs were simulated with the same noise spec: deviations stay small, nothing is zero."""
+    at = app
+    at.session_state["selected_files"] = [str(p) for p in sorted((demo_like_root / "flight").glob("*_uncal.fits"))]
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    at.checkbox(key="ov_refpix").uncheck().run()
+    at.button(key="ov_run").click().run()
+    assert not at.exception
+    at.radio(key="ov_base_mode").set_value("an earlier epoch (folder)").run()
+    at.selectbox(key="ov_base_folder").set_value("ground").run()
+    at.button(key="ov_base_run").click().run()
+    assert not at.exception
+    assert "Overview table (CSV)" in {d.proto.label for d in at.get("download_button")}
+    assert at.selectbox(key="ov_open").options == ["NRCA1_SUBGRISM256", "NRCB1_SUBGRISM256"]

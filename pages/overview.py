@@ -1,0 +1,136 @@
+"""Overview: every detector of the selection on one screen, against a baseline."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError
+from core.inventory import find_files, group_by_detector, list_subfolders
+from core.onef import OneFParams, analyze_onef
+from core.overview import METRICS, compare_with_baseline, grid_chart, overview_rows, trend_chart
+from core.readnoise import load_reference_map, make_readnoise_map
+from core.refpix import RefPixParams, analyze_refpix
+from pages import _ui as ui
+
+st.title("Overview")
+st.caption("All detectors of the selection, per amplifier, coloured by the deviation from a baseline. Readnoise in DN "
+           "(CDS); white and 1/f in DN rms in a CDS frame; instability in DN per read.")
+
+groups, _ = ui.selected_groups()
+params = ui.readnoise_params_sidebar()
+st.sidebar.subheader("Overview")
+with_onef = st.sidebar.checkbox("Include 1/f split", value=True, key="ov_onef")
+with_refpix = st.sidebar.checkbox("Include reference pixels", value=True, key="ov_refpix")
+threshold = st.sidebar.number_input("Flag deviations beyond (%)", 1.0, 500.0, 10.0, 1.0, key="ov_threshold")
+if not groups:
+    ui.group_picker(groups)
+    st.stop()
+
+root = ui.root_or_stop()
+KINDS = {
+    "readnoise": (params, lambda p, q, cb: make_readnoise_map(p, q, progress=cb)),
+    "onef": (OneFParams(), lambda p, q, cb: analyze_onef(p, q, progress=cb)),
+    "refpix": (RefPixParams(), lambda p, q, cb: analyze_refpix(p, q, progress=cb)),
+}
+kinds = ["readnoise"] + (["onef"] if with_onef else []) + (["refpix"] if with_refpix else [])
+
+
+def group_rows(g, compute: bool):
+    got = {}
+    for kind in kinds:
+        kparams, func = KINDS[kind]
+        res = ui.peek_cached(kind, g.paths, kparams)
+        if res is None and compute:
+            res = ui.cached_run(kind, g.paths, kparams, func, f"{kind} of {g.key}")
+        got[kind] = res
+    start = float(np.mean([f.expstart for f in g.files if f.expstart is not None] or [np.nan]))
+    return overview_rows(g.key, got.get("readnoise"), got.get("onef"), got.get("refpix"), start), got
+
+
+missing = [(g.key, k) for g in groups for k in kinds if ui.peek_cached(k, g.paths, KINDS[k][0]) is None]
+compute = False
+if missing:
+    st.write(f"{len(missing)} computation(s) to run for {len(groups)} detector group(s): "
+             + ", ".join(f"{k} of {key}" for key, k in missing[:8]) + ("…" if len(missing) > 8 else ""))
+    compute = st.button("Compute all", type="primary", key="ov_run")
+current = pd.concat([group_rows(g, compute)[0] for g in groups], ignore_index=True)
+if current.empty:
+    st.stop()
+
+st.subheader("Baseline")
+mode = st.radio("Compare with", ["nothing", "an earlier epoch (folder)", "reference readnoise files (folder)"],
+                horizontal=True, key="ov_base_mode")
+baseline = None
+if mode != "nothing":
+    folder = st.selectbox("Folder", list_subfolders(root), format_func=lambda f: f or "(data root)", key="ov_base_folder")
+    try:
+        if mode.startswith("an earlier"):
+            infos = [replace(i, notes=list(i.notes)) for i in ui.inspect_all(find_files(root, folder, "*_uncal.fits"))]
+            current_paths = {g.key: set(g.paths) for g in groups}
+            base_groups = [b for b in group_by_detector(infos)[0]
+                           if b.key in current_paths and set(b.paths) != current_paths[b.key]]
+            if not base_groups:
+                st.info("No group of the same detectors and geometry in that folder.")
+            need = any(ui.peek_cached(k, b.paths, KINDS[k][0]) is None for b in base_groups for k in kinds)
+            run = st.button("Compute the baseline", key="ov_base_run") if need else False
+            base_frames = [group_rows(b, run)[0] for b in base_groups]
+            if base_frames:
+                baseline = pd.concat(base_frames, ignore_index=True)
+        else:
+            refs = [p for p in find_files(root, folder, "*.fits") if not p.name.endswith("_uncal.fits")]
+            rows = []
+            for g in groups:
+                rn = ui.peek_cached("readnoise", g.paths, params)
+                if rn is None:
+                    continue
+                for ref in refs:
+                    try:
+                        ref_map, _ = load_reference_map(ref, rn.layout)
+                    except InputError:
+                        continue
+                    from core.readnoise import amp_statistics
+
+                    for r in amp_statistics(ref_map, rn.layout).itertuples():
+                        rows.append({"detector": g.key, "amp": r.amp, "metric": "readnoise", "value": r.median})
+                    st.caption(f"{g.key}: reference {ref.name}")
+                    break
+                else:
+                    st.warning(f"No reference readnoise file for {g.key} in that folder.")
+            baseline = pd.DataFrame(rows) if rows else None
+    except InputError as e:
+        st.error(str(e))
+
+table = compare_with_baseline(current, baseline, threshold)
+st.subheader("Detector x amplifier grid")
+st.altair_chart(grid_chart(table, threshold), width="stretch")
+flagged = table[table["flagged"]]
+if baseline is None:
+    st.caption("No baseline chosen: cells are not coloured.")
+elif flagged.empty:
+    st.success(f"No amplifier deviates by more than {threshold:g} % from the baseline.")
+else:
+    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} %:")
+    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "baseline", "deviation_pct"]],
+                 hide_index=True, width="stretch")
+
+if baseline is not None and "start_mjd" in baseline:
+    both = pd.concat([baseline, current], ignore_index=True)
+    metric = st.selectbox("Trend of", [m for m in METRICS if m in set(both["metric"])],
+                          format_func=lambda m: METRICS[m][0], key="ov_trend_metric")
+    st.altair_chart(trend_chart(both, metric), width="stretch")
+
+st.subheader("Open a detector")
+c1, c2 = st.columns([2, 1])
+key = c1.selectbox("Detector", [g.key for g in groups], key="ov_open")
+if c2.button("Open its readnoise page", key="ov_open_btn"):
+    st.session_state["active_group"] = key
+    st.switch_page("pages/readnoise.py")
+st.download_button("Overview table (CSV)", table.to_csv(index=False).encode(), "overview.csv", "text/csv",
+                   key="ov_dl", on_click="ignore")
+ui.how_computed(
+    "Each cell is the per-amplifier headline number of a section: readnoise = median of the jwst_reffiles (or "
+    "native) CDS noise map over active pixels; white, correlated and per-amp 1/f from the cross-spectral split; "
+    "instability and ref/active white ratio from the reference-pixel section. Deviation = value / baseline − 1 for "
+    "the same detector and amplifier; cells beyond the threshold are flagged ⚑.")
