@@ -129,3 +129,21 @@ def test_overview_grid_with_an_earlier_epoch_as_baseline(app, demo_like_root):
     assert not at.exception
     assert "Overview table (CSV)" in {d.proto.label for d in at.get("download_button")}
     assert at.selectbox(key="ov_open").options == ["NRCA1_SUBGRISM256", "NRCB1_SUBGRISM256"]
+
+
+def test_store_page_lists_and_deletes(app, demo_like_root, results_dir):
+    from core.ramps import FileId
+    from core.readnoise import ReadnoiseParams
+    from core.store import ResultStore
+
+    f = next((demo_like_root / "ground").glob("*_uncal.fits"))
+    ResultStore().put("readnoise", (FileId.of(f),), ReadnoiseParams(slice_width=7), {"x": 1}, label="test entry")
+    at = app
+    at.switch_page("pages/store.py").run()
+    assert not at.exception
+    assert "test entry" in set(at.dataframe[0].value["what"])
+    choice = [o for o in at.multiselect(key="store_delete_choice").options if "test entry" in o]
+    at.multiselect(key="store_delete_choice").set_value(choice).run()
+    at.button(key="store_delete").click().run()
+    assert not at.exception
+    assert ResultStore().get("readnoise", (FileId.of(f),), ReadnoiseParams(slice_width=7)) is None
