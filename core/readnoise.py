@@ -7,8 +7,10 @@ jwst_reffiles 1.0.1 is called as is, behind guards for its known failures:
 
 * odd NGROUPS with ``independent`` differences raises a broadcast error -> we give it copies of the
   files without their last group, and say so;
-* too few group differences (NGROUPS=2 with ``ramp`` gives an all-zero map) -> refused with a
-  message before it runs;
+* too few group differences (NGROUPS=2 with ``ramp`` gives an all-zero map) -> such files are left
+  out with a note, or the run is refused with a message before it runs when no file remains;
+* NaN and saturated (65535 DN) samples, which it uses as they are -> counted in one stripe pass and
+  reported in the notes;
 * pixels NaN in every sample come out 0.0 -> we set them back to NaN;
 * files of different shapes raise -> the caller groups files by geometry first
   (:func:`core.inventory.group_by_detector`);
@@ -34,7 +36,7 @@ import pandas as pd
 
 from .errors import InputError, ParameterError
 from .geometry import Layout
-from .ramps import GROUP_DIFF_TYPES, Ramp, n_cds, stripe_rows_for, stripes
+from .ramps import GROUP_DIFF_TYPES, SATURATED_DN, Ramp, n_cds, stripe_rows_for, stripes
 
 METHODS = ("stack", "ramp")
 ENGINES = ("reffiles", "native")
@@ -58,6 +60,9 @@ class ReadnoiseParams:
     nproc: int = 1
     engine: str = "reffiles"  # "reffiles" (jwst_reffiles itself) or "native" (core.native, one pass)
     mode: str = "compatible"  # native only: "compatible" (= jwst_reffiles) or "unbiased"
+    # native only: None ($DARKS_DASK_SCHEDULER when set, else local), "local", "local-cluster" or
+    # "tcp://HOST:PORT" (a running dask scheduler): see core.distributed.  The map does not depend on it.
+    scheduler: str | None = None
 
     def validate(self) -> ReadnoiseParams:
         if self.method not in METHODS:
@@ -78,6 +83,12 @@ class ReadnoiseParams:
             raise ParameterError(f"mode must be 'compatible' or 'unbiased', not {self.mode!r}")
         if self.engine == "reffiles" and self.mode != "compatible":
             raise ParameterError("the unbiased mode needs the native engine (jwst_reffiles has no such mode)")
+        if self.scheduler is not None:
+            if self.engine != "native":
+                raise ParameterError("a Dask scheduler needs the native engine (jwst_reffiles runs only locally)")
+            from .distributed import check_scheduler
+
+            check_scheduler(self.scheduler)
         return self
 
     def as_dict(self) -> dict:
@@ -254,11 +265,20 @@ def load_reference_map(path, layout: Layout) -> tuple[np.ndarray, dict]:
     A full-frame reference is cut to a subarray with SUBSTRT.  Refuses, with a specific message, a
     file that is not a readnoise model, is for another detector, or does not cover the frame.
     """
+    return _load_reference(path, layout, "ReadnoiseModel", "readnoise")
+
+
+def load_gain_map(path, layout: Layout) -> tuple[np.ndarray, dict]:
+    """A GAIN reference file (e-/DN) cut to ``layout``'s frame, with the same checks."""
+    return _load_reference(path, layout, "GainModel", "gain")
+
+
+def _load_reference(path, layout: Layout, model_name: str, what: str) -> tuple[np.ndarray, dict]:
     from stdatamodels.jwst import datamodels
 
     path = Path(path)
     try:
-        with datamodels.ReadnoiseModel(str(path)) as m:
+        with getattr(datamodels, model_name)(str(path)) as m:
             data = np.asarray(m.data, dtype=np.float32)
             det = m.meta.instrument.detector
             xstart = m.meta.subarray.xstart or 1
@@ -269,9 +289,9 @@ def load_reference_map(path, layout: Layout) -> tuple[np.ndarray, dict]:
     except FileNotFoundError:
         raise InputError("the reference file does not exist", path.name) from None
     except Exception as e:
-        raise InputError(f"not a readable readnoise reference file ({type(e).__name__}: {e})", path.name) from None
+        raise InputError(f"not a readable {what} reference file ({type(e).__name__}: {e})", path.name) from None
     if data is None or data.ndim != 2 or data.size == 0:
-        raise InputError("the reference file holds no 2-D readnoise map", path.name)
+        raise InputError(f"the reference file holds no 2-D {what} map", path.name)
     if det and str(det).upper() != layout.detector:
         raise InputError(f"the reference file is for {det}, but the data are {layout.detector}", path.name)
     y0, x0 = layout.ystart - ystart, layout.xstart - xstart
@@ -282,7 +302,7 @@ def load_reference_map(path, layout: Layout) -> tuple[np.ndarray, dict]:
             path.name)
     cut = data[y0:y0 + layout.ny, x0:x0 + layout.nx]
     if not np.isfinite(cut).any() or not np.any(cut[np.isfinite(cut)] != 0):
-        raise InputError("the reference map is all zero or NaN over this frame", path.name)
+        raise InputError(f"the {what} map is all zero or NaN over this frame", path.name)
     return cut, meta
 
 
@@ -402,6 +422,47 @@ def all_nan_pixels(paths: Sequence[Path]) -> np.ndarray | None:
     return mask if mask is not None and mask.any() else None
 
 
+def sample_census(paths: Sequence[Path]) -> dict:
+    """One stripe pass over every file: NaN and saturated (65535 DN) samples, and the pixels NaN in
+    every sample of every file.
+
+    Returns {"n_nan", "nan_pixels", "n_saturated", "saturated_pixels", "all_nan" (mask or None)}.
+    jwst_reffiles reads the data as they are; this is how the user learns what was in them.
+    """
+    out = {"n_nan": 0, "nan_pixels": 0, "n_saturated": 0, "saturated_pixels": 0, "all_nan": None}
+    all_nan = None
+    for p in paths:
+        with Ramp(p) as r:
+            is_float = r._sci.header.get("BITPIX", 16) < 0
+            m = np.zeros(r.shape[2:], bool)
+            for y0, y1 in stripes(r.shape[2], stripe_rows_for(r.shape)):
+                raw = np.asarray(r._sci.section[:, :, y0:y1, :])
+                sat = raw == SATURATED_DN
+                out["n_saturated"] += int(sat.sum())
+                out["saturated_pixels"] += int(sat.any(axis=(0, 1)).sum())
+                if is_float:
+                    nan = ~np.isfinite(raw)
+                    out["n_nan"] += int(nan.sum())
+                    out["nan_pixels"] += int(nan.any(axis=(0, 1)).sum())
+                    m[y0:y1] = nan.all(axis=(0, 1))
+        all_nan = m if all_nan is None else all_nan & m
+    out["all_nan"] = all_nan if all_nan is not None and all_nan.any() else None
+    return out
+
+
+def _census_notes(c: dict) -> list[str]:
+    notes = []
+    if c["n_saturated"]:
+        notes.append(f"{c['n_saturated']} saturated samples (65535 DN) in {c['saturated_pixels']} pixel(s) "
+                     "(pixels counted per file): jwst_reffiles uses them as they are (a pixel saturated in "
+                     "every group gets 0 noise; a jump into saturation is usually clipped). The native "
+                     "engine masks them.")
+    if c["n_nan"]:
+        notes.append(f"{c['n_nan']} NaN samples in {c['nan_pixels']} pixel(s) (pixels counted per file): "
+                     "jwst_reffiles leaves them out (its sigma clipping masks non-finite values).")
+    return notes
+
+
 def make_readnoise_map(
     paths: Sequence[str | Path],
     params: ReadnoiseParams = ReadnoiseParams(),
@@ -423,8 +484,12 @@ def make_readnoise_map(
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no files to analyse")
-    headers = {p.name: fits.getheader(p) for p in paths}
-    shapes = {p.name: fits.getheader(p, "SCI") for p in paths}
+    try:
+        headers = {p.name: fits.getheader(p) for p in paths}
+        shapes = {p.name: fits.getheader(p, "SCI") for p in paths}
+    except OSError as e:  # vanished or unreadable since the inventory
+        name = Path(getattr(e, "filename", None) or "").name or "a file"
+        raise InputError(f"cannot read {name}: {e.strerror or e}", name) from None
     shapes = {n: tuple(int(h[f"NAXIS{i}"]) for i in (4, 3, 2, 1)) for n, h in shapes.items()}
     if len({s[2:] for s in shapes.values()}) > 1:
         raise InputError("the files have different frame shapes: " +
@@ -453,8 +518,27 @@ def make_readnoise_map(
             notes.append(
                 f"{len(odd)} file(s) have an odd number of groups ({', '.join(odd)}); with independent "
                 "differences the last group of each was dropped (jwst_reffiles cannot pair it).")
+        if params.method == "ramp":
+            # A file with one group difference has no spread: jwst_reffiles would give it a 0 map and
+            # average that in.  Leave such files out while others remain (else _check_counts refuses).
+            few = {n: s[0] * n_cds(s[1], params.group_diff_type) for n, s in shapes.items()}
+            few = {n: c for n, c in few.items() if c < 2}
+            if few and len(few) < len(shapes):
+                notes.append(
+                    f"left out {len(few)} file(s) with fewer than 2 group differences "
+                    f"({', '.join(f'{n}: {c}' for n, c in few.items())}): the 'ramp' method needs at least 2 "
+                    "per file (a single difference has no spread).")
+                keep = [i for i, p in enumerate(paths) if p.name not in few]
+                paths = [paths[i] for i in keep]
+                run_paths = [run_paths[i] for i in keep]
+                shapes = {n: s for n, s in shapes.items() if n not in few}
         _check_counts(shapes, params)
-        nan_mask = all_nan_pixels(paths)
+        if params.engine == "native":
+            nan_mask = all_nan_pixels(paths)  # the native engine counts and masks bad samples itself
+        else:
+            census = sample_census(run_paths)
+            nan_mask = census["all_nan"]
+            notes.extend(_census_notes(census))
 
         outfile = tmp / f"readnoise_{layout.detector}.fits"
         if params.engine == "native":
@@ -518,11 +602,15 @@ def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Pat
     """The native engine's map, written with jwst_reffiles' own CRDS writer (same file format)."""
     from jwst_reffiles.readnoise import readnoise as rf
 
-    from .native import native_readnoise_map
+    from .distributed import distributed_readnoise_map
 
-    cds_map, info = native_readnoise_map(
+    # local threads (core.native) unless a scheduler is given or $DARKS_DASK_SCHEDULER is set
+    cds_map, info = distributed_readnoise_map(
         paths, params.method, params.group_diff_type, params.clipping_sigma, params.max_clipping_iters,
-        mode=params.mode, progress=lambda f, m: progress(0.05 + 0.9 * f, m))
+        mode=params.mode, scheduler=params.scheduler, progress=lambda f, m: progress(0.05 + 0.9 * f, m),
+        group=str(h0.get("DETECTOR", "")))
+    if info["scheduler"] != "local":
+        notes.append(f"computed on the Dask cluster {info['scheduler']} ({info['n_tasks']} tasks).")
     if info["n_masked_samples"]:
         notes.append(f"{info['n_masked_samples']} saturated or non-finite samples were masked.")
     if params.single_value:

@@ -64,9 +64,14 @@ def selected_paths() -> list[Path]:
 
 
 def selected_groups() -> tuple[list[DetectorGroup], list]:
+    """The selection grouped by detector; a selected file that cannot be used any more (deleted,
+    changed, unreadable since it was chosen) is named in a warning and left out."""
     # Copies: grouping adds notes, and the cached FileInfo objects must stay as read.
     infos = [replace(i, notes=list(i.notes)) for i in inspect_all(selected_paths())]
-    return group_by_detector(infos)
+    groups, rejected = group_by_detector(infos)
+    for f in rejected:
+        st.warning(f"{f.name} is left out of the selection: {f.reason}")
+    return groups, rejected
 
 
 def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGroup | None:
@@ -200,3 +205,41 @@ def fmt_dn(value, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{value:.{digits}f} DN"
+
+
+def units_sidebar(layout):
+    """DN or electrons for the readnoise tables and maps.
+
+    Returns (gain, unit) where gain is 1.0, one value, or a per-pixel map from a GAIN reference file
+    (e-/DN) and unit is "DN" or "e-".  Reference files written for CRDS stay in DN.
+    """
+    from core.errors import InputError
+    from core.inventory import find_files, list_subfolders
+    from core.readnoise import load_gain_map
+
+    sb = st.sidebar
+    sb.subheader("Units")
+    unit = sb.radio("Show readnoise in", ["DN", "electrons"], key="units", horizontal=True)
+    if unit == "DN":
+        return 1.0, "DN"
+    source = sb.radio("Gain from", ["one value", "a GAIN reference file"], key="gain_source")
+    if source == "one value":
+        gain = sb.number_input("Gain (e-/DN)", min_value=0.01, max_value=100.0, value=2.05, step=0.05, key="gain_value")
+        return float(gain), "e-"
+    root = root_or_stop()
+    folder = sb.selectbox("Folder", list_subfolders(root), format_func=lambda f: f or "(data root)", key="gain_folder")
+    try:
+        files = [p for p in find_files(root, folder, "*.fits") if not p.name.endswith("_uncal.fits")]
+    except InputError as e:
+        sb.error(str(e))
+        return 1.0, "DN"
+    if not files:
+        sb.warning("No FITS file in that folder: showing DN.")
+        return 1.0, "DN"
+    path = sb.selectbox("GAIN file", files, format_func=lambda p: p.name, key="gain_file")
+    try:
+        gain_map, _ = load_gain_map(path, layout)
+    except InputError as e:
+        sb.error(f"{e.file}: {e} Showing DN.")
+        return 1.0, "DN"
+    return gain_map, "e-"

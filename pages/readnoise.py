@@ -3,12 +3,14 @@
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core.errors import InputError, ParameterError
 from core.inventory import find_files, group_by_detector, list_subfolders
 from core.readnoise import (
     CrdsMeta,
+    amp_statistics,
     compare_maps,
     histograms,
     load_reference_map,
@@ -17,6 +19,7 @@ from core.readnoise import (
     with_crds_meta,
 )
 from core.render import histogram_chart, map_png
+from core.rest2014 import Rest2014Params, analyze_rest2014
 from pages import _ui as ui
 
 st.title("Readnoise")
@@ -50,12 +53,15 @@ if result is None:
         st.stop()
 
 layout = result.layout
-amps = result.amp_table
+gain, unit = ui.units_sidebar(layout)
+# What is shown: DN, or electrons with the user's gain (the CRDS file below stays in DN).
+shown = result.cds_noise_map if unit == "DN" else (result.cds_noise_map * gain).astype(np.float32)
+amps = result.amp_table if unit == "DN" else amp_statistics(shown, layout)
 active = ~layout.reference_mask()
-overall = float(np.nanmedian(result.cds_noise_map[active]))
+overall = float(np.nanmedian(shown[active]))
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Median CDS noise (active)", f"{overall:.2f} DN")
-m2.metric("Per-read noise (CDS/√2)", f"{overall / np.sqrt(2):.2f} DN")
+m1.metric("Median CDS noise (active)", f"{overall:.2f} {unit}")
+m2.metric("Per-read noise (CDS/√2)", f"{overall / np.sqrt(2):.2f} {unit}")
 m3.metric("Files", len(result.files))
 m4.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
 for note in result.notes:
@@ -66,7 +72,8 @@ st.caption(f"Engine: **{result.engine}**; method **{params.method}**, **{params.
            "biased low (≈0.92 of the true noise with 10 samples per pixel, 0.97 with 50)"
            + ("; the unbiased mode divides that bias out." if params.mode == "unbiased" else "."))
 
-st.markdown("**Per amplifier** (active pixels, science orientation; DN, CDS)")
+st.markdown(f"**Per amplifier** (active pixels, science orientation; {unit}, CDS"
+            + (", converted with the chosen gain)" if unit != "DN" else ")"))
 show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_mean": "clipped mean",
                             "median": "median", "clipped_std": "clipped std",
                             "robust_std": "robust std (MAD)", "n_pixels": "pixels", "n_nan": "NaN"})
@@ -75,12 +82,12 @@ st.caption("amp = science column quadrant; output = detector readout channel 0-3
            "Clipped: 3σ sigma-clipped; robust std = 1.4826 × MAD.")
 
 left, right = st.columns([1, 1.25])
-png = map_png(result.cds_noise_map, layout, f"{result.detector} readnoise ({result.engine})", "CDS noise [DN]",
+png = map_png(shown, layout, f"{result.detector} readnoise ({result.engine})", f"CDS noise [{unit}]",
               subtitle=f"{len(result.files)} files, {params.method}/{params.group_diff_type}; log stretch")
 left.image(png, output_format="PNG", width="stretch")
 with right:
     st.markdown("**Histograms per amplifier** (log count)")
-    st.altair_chart(histogram_chart(histograms({"data": result.cds_noise_map}, layout), "CDS noise [DN]"))
+    st.altair_chart(histogram_chart(histograms({"data": shown}, layout), f"CDS noise [{unit}]"))
 
 st.subheader("Noisy pixels")
 nsig = st.number_input("Threshold (robust σ above the amp median)", 1.0, 100.0, 5.0, 0.5, key="rn_noisy_sigma")
@@ -148,6 +155,48 @@ if baseline is not None:
                                     "CDS noise [DN]"), width="stretch")
     st.download_button("Comparison table (CSV)", table.to_csv(index=False).encode(),
                        f"readnoise_comparison_{group.key}.csv", "text/csv", key="rn_dl_cmp", on_click="ignore")
+
+st.subheader("Spatial readnoise (Rest 2014 boxes) beside the temporal map")
+c1, c2 = st.columns(2)
+box = c1.number_input("Box size (pixels)", 8, 2048, 128, 8, key="rest_box")
+rest_refcorr = c2.checkbox("Reference-row correction first", key="rest_refcorr")
+rest_params = Rest2014Params(box=int(box), refpix_correct=rest_refcorr)
+rest = ui.peek_cached("rest2014", group.paths, rest_params)
+if rest is None and st.button("Compute box readnoise", key="rest_run"):
+    rest = ui.cached_run("rest2014", group.paths, rest_params,
+                         lambda p, q, cb: analyze_rest2014(p, q, progress=cb), f"Box readnoise of {group.key}")
+if rest is not None:
+    per_read = (shown / np.sqrt(2)).astype(np.float32)
+    box_map = rest.box_map if unit == "DN" else (rest.box_map * gain).astype(np.float32)
+    temporal = amp_statistics(per_read, layout)
+    spatial = pd.DataFrame(rest.summary()["amps"])
+    # The box table is per amp: convert it with each amp's median gain.
+    gain_map = np.broadcast_to(np.float32(gain) if np.isscalar(gain) else gain, shown.shape).astype(np.float32)
+    scale = 1.0 if unit == "DN" else amp_statistics(gain_map, layout)["median"].to_numpy()
+    both = pd.DataFrame({"amp": temporal["amp"], "output": temporal["output"],
+                         f"temporal median ({unit}/read)": temporal["median"],
+                         f"spatial median ({unit}/read)": spatial["median"] * scale,
+                         f"spatial error ({unit}/read)": spatial["error"] * scale})
+    both["spatial / temporal"] = both.iloc[:, 3] / both.iloc[:, 2]
+    l2, r2 = st.columns(2)
+    vmin, vmax = np.nanpercentile(np.concatenate([per_read[active], box_map[active]]), [0.5, 99.5])
+    l2.image(map_png(per_read, layout, "Temporal (per pixel)", f"noise per read [{unit}]", vmin=vmin, vmax=vmax),
+             output_format="PNG", width="stretch")
+    r2.image(map_png(box_map, layout, f"Spatial ({rest.box}x{rest.box} boxes, Rest 2014)", f"noise per read [{unit}]",
+                     vmin=vmin, vmax=vmax), output_format="PNG", width="stretch")
+    st.dataframe(both, hide_index=True, width="stretch")
+    st.caption("Why they differ: the spatial box noise is the scatter of pixels within one group difference, so it "
+               "includes the row-correlated 1/f inside each box (but not what is common to the whole box); the "
+               "temporal per-pixel noise includes all of a pixel's 1/f, weighed over time rather than space, and its "
+               "clipped ddof=0 estimator is biased low. Both are shown per read (CDS/√2).")
+    ui.how_computed(
+        "Consecutive group differences of each integration, tiled into boxes that never straddle an amplifier; "
+        "reference pixels skipped. Per box: iterative 3σ clip (median centre first, mean after, ≤10 passes), std with "
+        "N−1 divided by c4(N); a box counts only if the clip converged, more than 32 pixels were used and fewer than "
+        "10% clipped. Per box, the 3σ-clipped mean over differences, /√2 = per-read noise; per amp, the median of "
+        "the boxes with its error.")
+    st.download_button("Box readnoise tables (CSV)", rest.tables()["rest2014_boxes"].to_csv(index=False).encode(),
+                       f"rest2014_boxes_{group.key}.csv", "text/csv", key="rest_dl", on_click="ignore")
 
 st.subheader("Downloads")
 with st.expander("CRDS header of the reference file", expanded=False):

@@ -147,3 +147,26 @@ def test_store_page_lists_and_deletes(app, demo_like_root, results_dir):
     at.button(key="store_delete").click().run()
     assert not at.exception
     assert ResultStore().get("readnoise", (FileId.of(f),), ReadnoiseParams(slice_width=7)) is None
+
+
+def test_readnoise_page_box_method_and_electrons(app, demo_like_root):
+    """Rest 2014 beside the temporal map; with a gain of 2 e-/DN every shown readnoise doubles."""
+    at = app
+    at.session_state["selected_files"] = [str(p) for p in sorted((demo_like_root / "flight").glob("*nrca1*_uncal.fits"))]
+    at.switch_page("pages/readnoise.py").run()
+    at.number_input(key="rn_slice").set_value(60).run()
+    at.button(key="rn_run").click().run()
+    dn_median = at.dataframe[0].value["median"].to_numpy()
+    at.button(key="rest_run").click().run()
+    assert not at.exception
+    both = at.dataframe[-1].value
+    assert list(both["output"]) == [3, 2, 1, 0]
+    ratio = both["spatial / temporal"].to_numpy()
+    assert ((ratio > 0.8) & (ratio < 1.4)).all(), ratio  # same noise seen two ways (see the caption for why not 1)
+    at.radio(key="units").set_value("electrons").run()
+    at.number_input(key="gain_value").set_value(2.0).run()
+    assert not at.exception
+    import numpy as np
+
+    assert np.allclose(at.dataframe[0].value["median"].to_numpy(), 2 * dn_median, rtol=1e-5)
+    assert "e-" in " ".join(m.value for m in at.metric)
