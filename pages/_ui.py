@@ -193,6 +193,20 @@ def peek_cached(kind: str, paths, params):
     return hit
 
 
+def result_or_button(kind: str, group, params, compute, what: str, key: str):
+    """The stored result for this group and these parameters, or a *Compute* button that makes it
+    (with progress).  Stops the page while there is no result."""
+    result = peek_cached(kind, group.paths, params)
+    if result is None:
+        f0 = group.files[0]
+        st.write(f"{len(group.files)} files of **{group.key}**, {f0.ngroups} groups x {f0.nints} integration(s).")
+        if st.button(f"Compute {what}", type="primary", key=key):
+            result = cached_run(kind, group.paths, params, compute, f"{what[0].upper()}{what[1:]} of {group.key}")
+        if result is None:
+            st.stop()
+    return result
+
+
 def how_computed(text: str):
     with st.expander("How this is computed"):
         st.markdown(text)

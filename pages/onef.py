@@ -28,14 +28,8 @@ if group is None:
     st.stop()
 params = OneFParams(diff_type=diff, refpix_correct=refcorr)
 
-result = ui.peek_cached("onef", group.paths, params)
-if result is None:
-    st.write(f"{len(group.files)} files of **{group.key}**.")
-    if st.button("Compute 1/f spectra", type="primary", key="onef_run"):
-        result = ui.cached_run("onef", group.paths, params, lambda p, q, cb: analyze_onef(p, q, progress=cb),
-                               f"1/f spectra of {group.key}")
-    if result is None:
-        st.stop()
+result = ui.result_or_button("onef", group, params, lambda p, q, cb: analyze_onef(p, q, progress=cb),
+                             "1/f spectra", "onef_run")
 
 for note in result.notes:
     st.info(note)

@@ -42,15 +42,7 @@ def compute(paths, p, progress):
     return make_readnoise_map(paths, p, progress=progress)
 
 
-result = ui.peek_cached("readnoise", group.paths, params)
-if result is None:
-    st.write(f"{len(group.files)} files of **{group.key}**, {group.files[0].ngroups} groups x "
-             f"{group.files[0].nints} integration(s).")
-    if st.button("Compute readnoise", type="primary", key="rn_run"):
-        result = ui.cached_run("readnoise", group.paths, params, compute,
-                               f"Readnoise of {group.key} ({params.engine} engine)")
-    if result is None:
-        st.stop()
+result = ui.result_or_button("readnoise", group, params, compute, "readnoise", "rn_run")
 
 layout = result.layout
 gain, unit = ui.units_sidebar(layout)

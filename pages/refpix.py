@@ -26,14 +26,8 @@ except ParameterError as e:
     st.error(str(e))
     st.stop()
 
-result = ui.peek_cached("refpix", group.paths, params)
-if result is None:
-    st.write(f"{len(group.files)} files of **{group.key}**.")
-    if st.button("Compute reference-pixel stability", type="primary", key="refpix_run"):
-        result = ui.cached_run("refpix", group.paths, params, lambda p, q, cb: analyze_refpix(p, q, progress=cb),
-                               f"Reference pixels of {group.key}")
-    if result is None:
-        st.stop()
+result = ui.result_or_button("refpix", group, params, lambda p, q, cb: analyze_refpix(p, q, progress=cb),
+                             "reference-pixel stability", "refpix_run")
 
 for note in result.notes:
     st.info(note)
