@@ -123,8 +123,10 @@ def native_readnoise_map(
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, not {mode!r}")
     progress = progress or (lambda f, m: None)
-    ramps = [Ramp(p) for p in paths]
+    ramps = []
     try:
+        for p in paths:
+            ramps.append(open_ramp(p))
         shapes = [r.shape for r in ramps]
         if len({s[2:] for s in shapes}) > 1:
             raise InputError("the files have different frame shapes")
@@ -137,24 +139,9 @@ def native_readnoise_map(
 
         def do(band):
             y0, y1 = band
-            cds_list, nbad = [], 0
-            for r in ramps:
-                data, bad = r.read_stripe(y0, y1)
-                nbad += bad
-                cds_list.append(cds_frames(data, group_diff_type))
-            if method == "stack":
-                stack = np.concatenate(cds_list, axis=0)
-                std, n = clipped_std(stack, clipping_sigma, max_clipping_iters)
-                if mode == "unbiased":
-                    std = unbias(std, n, clipping_sigma, max_clipping_iters, np.isfinite(stack).sum(axis=0))
-                return y0, y1, std, nbad
-            maps = []
-            for cds in cds_list:
-                std, n = clipped_std(cds, clipping_sigma, max_clipping_iters)
-                if mode == "unbiased":
-                    std = unbias(std, n, clipping_sigma, max_clipping_iters, np.isfinite(cds).sum(axis=0))
-                maps.append(std)
-            return y0, y1, _clipped_mean(np.stack(maps), clipping_sigma, max_clipping_iters), nbad
+            std, nbad = readnoise_stripe(ramps, y0, y1, method, group_diff_type, clipping_sigma,
+                                         max_clipping_iters, mode)
+            return y0, y1, std, nbad
 
         # Reading a stripe holds the GIL only briefly; the numpy work releases it, so 2 threads use 2 cores.
         with ThreadPoolExecutor(workers) as pool:
@@ -167,6 +154,87 @@ def native_readnoise_map(
             r.close()
     return out, {"mode": mode, "n_masked_samples": int(masked), "stripe_rows": rows,
                  "n_cds_per_file": [s[0] * n_cds(s[1], group_diff_type) for s in shapes]}
+
+
+# -- one row stripe (the unit of work, locally in threads or on a Dask worker: core.distributed) -----
+def open_ramp(path) -> Ramp:
+    """:class:`Ramp` of ``path``; a file that cannot be opened is an :class:`InputError` naming it."""
+    try:
+        return Ramp(path)
+    except Exception as e:  # astropy/OS errors on a missing, unreadable or garbage file
+        name = Path(path).name
+        raise InputError(f"{name}: cannot open as a FITS ramp ({type(e).__name__}: {e})", name) from e
+
+
+@contextlib.contextmanager
+def _opened(ramps_or_paths):
+    """The given :class:`Ramp` objects as they are, paths opened here (and closed on exit)."""
+    mine, out = [], []
+    try:
+        for r in ramps_or_paths:
+            if isinstance(r, Ramp):
+                out.append(r)
+            else:
+                mine.append(open_ramp(r))
+                out.append(mine[-1])
+        yield out
+    finally:
+        for r in mine:
+            r.close()
+
+
+def _read_cds(ramp: Ramp, y0: int, y1: int, group_diff_type: str) -> tuple[np.ndarray, int]:
+    """CDS frames of rows ``y0:y1`` of one file, and its masked-sample count."""
+    try:
+        data, nbad = ramp.read_stripe(y0, y1)
+    except Exception as e:  # truncated or changed since it was opened
+        name = ramp.path.name
+        raise InputError(f"{name}: unreadable or truncated FITS data in rows {y0}-{y1} "
+                         f"({type(e).__name__}: {e})", name) from e
+    return cds_frames(data, group_diff_type), nbad
+
+
+def _std_map(cds: np.ndarray, clipping_sigma: float, max_clipping_iters: int, mode: str) -> np.ndarray:
+    std, n = clipped_std(cds, clipping_sigma, max_clipping_iters)
+    if mode == "unbiased":
+        std = unbias(std, n, clipping_sigma, max_clipping_iters, np.isfinite(cds).sum(axis=0))
+    return std
+
+
+def file_stripe_map(ramp, y0: int, y1: int, group_diff_type: str = "independent", clipping_sigma: float = 3.0,
+                    max_clipping_iters: int = 3, mode: str = "compatible") -> tuple[np.ndarray, int]:
+    """Per-file map of rows ``y0:y1`` (the ``ramp`` method's first step): (float32 map, masked samples).
+
+    ``ramp`` is a :class:`Ramp` or a path.
+    """
+    with _opened([ramp]) as (r,):
+        cds, nbad = _read_cds(r, y0, y1, group_diff_type)
+    return _std_map(cds, clipping_sigma, max_clipping_iters, mode), nbad
+
+
+def combine_file_maps(maps: Sequence[np.ndarray], clipping_sigma: float = 3.0, max_clipping_iters: int = 3) -> np.ndarray:
+    """The ``ramp`` method's reduce step: clipped mean across files of their per-file maps (one stripe)."""
+    return _clipped_mean(np.stack(maps), clipping_sigma, max_clipping_iters)
+
+
+def readnoise_stripe(ramps, y0: int, y1: int, method: str = "stack", group_diff_type: str = "independent",
+                     clipping_sigma: float = 3.0, max_clipping_iters: int = 3,
+                     mode: str = "compatible") -> tuple[np.ndarray, int]:
+    """Rows ``y0:y1`` of the map from every file (Ramp objects or paths): (float32 map, masked samples).
+
+    ``stack``: the clipped std through all CDS frames of all files; ``ramp``: per-file maps, then
+    their clipped mean (:func:`file_stripe_map`, :func:`combine_file_maps`).
+    """
+    with _opened(ramps) as rs:
+        if method == "stack":
+            cds_list, nbad = [], 0
+            for r in rs:
+                cds, bad = _read_cds(r, y0, y1, group_diff_type)
+                cds_list.append(cds)
+                nbad += bad
+            return _std_map(np.concatenate(cds_list, axis=0), clipping_sigma, max_clipping_iters, mode), nbad
+        parts = [file_stripe_map(r, y0, y1, group_diff_type, clipping_sigma, max_clipping_iters, mode) for r in rs]
+    return combine_file_maps([m for m, _ in parts], clipping_sigma, max_clipping_iters), sum(n for _, n in parts)
 
 
 def _clipped_mean(stack: np.ndarray, sigma: float, maxiters: int) -> np.ndarray:
