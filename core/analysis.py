@@ -8,11 +8,11 @@ import importlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, ParameterError
-from .inventory import DetectorGroup, group_by_detector, inventory
+from .inventory import DetectorGroup, group_by_detector, inspect_file, inventory
 from .ramps import FileId
 from .readnoise import CrdsMeta, ReadnoiseParams, compare_maps, load_reference_map, make_readnoise_map
 
@@ -64,6 +64,7 @@ class GroupResult:
     errors: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)  # kinds loaded from the result store
+    skipped: list[dict] = field(default_factory=list)  # [{file, reason}]: unreadable since the inventory
 
 
 def _stored(store, kind, paths, params, compute, res: GroupResult):
@@ -80,15 +81,44 @@ def _stored(store, kind, paths, params, compute, res: GroupResult):
     return result
 
 
+def _message(where: str, e: BaseException) -> str:
+    """One human line for a failed step: the file it concerns, and the problem; never a traceback."""
+    if isinstance(e, (InputError, ParameterError)):
+        name, text = getattr(e, "file", None), str(e)
+        return f"{where}: {name}: {text}" if name and name not in text else f"{where}: {text}"
+    if isinstance(e, OSError):
+        name = Path(e.filename).name if getattr(e, "filename", None) else "a file"
+        return f"{where}: cannot read {name}: {e.strerror or e}"
+    return f"{where}: unexpected error: {type(e).__name__}: {e}"
+
+
+def _recheck(group: DetectorGroup, res: GroupResult) -> DetectorGroup:
+    """Re-read the headers: a file deleted, truncated or made unreadable since the inventory is
+    skipped (recorded in ``res.skipped``) and the others proceed."""
+    present = []
+    for f in group.files:
+        again = inspect_file(f.path)
+        if again.ok:
+            present.append(f)
+        else:
+            res.skipped.append({"file": f.name, "reason": again.reason})
+    return group if len(present) == len(group.files) else replace(group, files=present)
+
+
 def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progress | None = None,
                   store=None) -> GroupResult:
     """Run readnoise and every available section on one detector group; errors become messages.
 
     With a :class:`core.store.ResultStore`, results already stored for the same files and
-    parameters are loaded instead of recomputed.
+    parameters are loaded instead of recomputed.  Files that cannot be read any more are skipped
+    (``skipped``) and the others proceed.
     """
     progress = progress or (lambda f, m: None)
     res = GroupResult(group)
+    group = res.group = _recheck(group, res)
+    if not group.files:
+        res.errors.append("no file of this group can be read any more")
+        return res
     steps = [s for s in SECTIONS if s.name in opts.sections]
     n = 1 + len(steps)
 
@@ -100,13 +130,16 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
         res.readnoise = _stored(store, "readnoise", group.paths, opts.readnoise,
                                 lambda: make_readnoise_map(group.paths, opts.readnoise, opts.crds, progress=sub(0)),
                                 res)
-        if opts.reference:
+    except Exception as e:  # one human line per failed step; the other steps and groups proceed
+        res.errors.append(_message("readnoise", e))
+    if opts.reference and res.readnoise is not None:
+        try:
             ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
             ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
                                               labels=("data", "reference"))
             res.comparison = (ratio, diff, table, ref_meta)
-    except (InputError, ParameterError) as e:
-        res.errors.append(f"readnoise: {e}")
+        except Exception as e:
+            res.errors.append(_message("reference comparison", e))
     res.timings["readnoise_s"] = round(time.perf_counter() - t0, 3)
 
     for i, section in enumerate(steps, start=1):
@@ -119,8 +152,8 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
         try:
             res.sections[section.name] = _stored(store, section.name, group.paths, params,
                                                  lambda f=func, p=params, i=i: f(group.paths, p, progress=sub(i)), res)
-        except (InputError, ParameterError) as e:
-            res.errors.append(f"{section.name}: {e}")
+        except Exception as e:
+            res.errors.append(_message(section.name, e))
         res.timings[f"{section.name}_s"] = round(time.perf_counter() - t0, 3)
     progress(1.0, f"{group.key}: done")
     return res
@@ -132,6 +165,9 @@ def write_group_products(res: GroupResult, out: Path) -> dict:
     d = Path(out) / key
     d.mkdir(parents=True, exist_ok=True)
     block: dict = {"files": [f.name for f in res.group.files]}
+    notes = [{"file": f.name, "note": n} for f in res.group.files for n in f.notes]
+    if notes:
+        block["notes"] = notes
     if res.readnoise is not None:
         (d / f"readnoise_{key}.fits").write_bytes(res.readnoise.model_bytes)
         for name, table in res.readnoise.tables().items():
@@ -186,6 +222,7 @@ def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | N
         def sub(f, m, i=i):
             progress((i + f) / max(len(groups), 1), m)
         res = analyze_group(g, opts, sub, store=store)
+        summary["rejected"].extend(res.skipped)
         summary["detectors"][g.key] = write_group_products(res, out)
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=1, default=str))
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +120,8 @@ class FileInfo:
 
     @property
     def group_key(self) -> tuple:
-        """Files that can be analysed together: one detector, one frame geometry."""
-        return (self.detector, self.subarray, self.ny, self.nx)
+        """Files that can be analysed together: one detector, one frame geometry, one readout pattern."""
+        return (self.detector, self.subarray, self.ny, self.nx, self.readpatt)
 
     def row(self) -> dict:
         return {
@@ -157,13 +158,22 @@ def inspect_file(path: Path) -> FileInfo:
     path = Path(path)
     info = FileInfo(path)
     try:
-        info.size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
-        info.reason = "the file no longer exists (deleted after it was listed)"
+        if _glob.has_magic(path.name):
+            info.reason = f"no file matches the pattern {path.name!r}"
+        else:
+            info.reason = "the file no longer exists (deleted after it was listed)"
         return info
     except OSError as e:
         info.reason = f"cannot read the file: {e.strerror or e}"
         return info
+    if not stat.S_ISREG(st.st_mode):  # never open a FIFO or a device: reading it could block forever
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device")
+        info.reason = f"not a regular file: it is {kind}"
+        return info
+    info.size = st.st_size
     if info.size == 0:
         info.reason = "the file is empty (0 bytes)"
         return info
@@ -256,15 +266,17 @@ def inventory(paths) -> list[FileInfo]:
 
 @dataclass
 class DetectorGroup:
-    """Files of one detector and one frame geometry, analysed together."""
+    """Files of one detector, one frame geometry and one readout pattern, analysed together."""
 
     detector: str
     subarray: str
     files: list[FileInfo]
+    tag: str = ""  # only when needed to tell groups apart: the readout pattern, or the frame shape
 
     @property
     def key(self) -> str:
-        return self.detector if self.subarray == "FULL" else f"{self.detector}_{self.subarray}"
+        base = self.detector if self.subarray == "FULL" else f"{self.detector}_{self.subarray}"
+        return f"{base}_{self.tag}" if self.tag else base
 
     @property
     def paths(self) -> list[Path]:
@@ -272,9 +284,13 @@ class DetectorGroup:
 
 
 def group_by_detector(infos: list[FileInfo]) -> tuple[list[DetectorGroup], list[FileInfo]]:
-    """Group valid files by detector and frame geometry (files of different shapes cannot be
-    combined: jwst_reffiles would raise).  A detector whose files come in several geometries gives
-    several groups (``NRCA1``, ``NRCA1_SUBGRISM256``), and each file says so in its notes.
+    """Group valid files by detector, frame geometry and readout pattern: files of different shapes
+    cannot be combined (jwst_reffiles would raise), and the CDS noise of different readout patterns
+    differs (frames averaged per group), so one statistic over both would mean nothing.
+
+    A detector whose files come in several geometries gives several groups (``NRCA1``,
+    ``NRCA1_SUBGRISM256``); one geometry in several readout patterns gives ``NRCA1_RAPID`` and
+    ``NRCA1_BRIGHT2``; and each file says so in its notes.
 
     Returns (groups sorted by key, rejected files).
     """
@@ -284,19 +300,40 @@ def group_by_detector(infos: list[FileInfo]) -> tuple[list[DetectorGroup], list[
         if f.ok:
             by_key.setdefault(f.group_key, []).append(f)
     groups = [DetectorGroup(k[0], k[1], files) for k, files in by_key.items()]
-    groups.sort(key=lambda g: (g.detector, g.subarray != "FULL", g.key))
-    for det in {g.detector for g in groups}:
-        same = [g for g in groups if g.detector == det]
+    # Readout patterns of one geometry: tell the groups apart by the pattern.
+    by_geometry: dict[tuple, list[DetectorGroup]] = {}
+    for g in groups:
+        by_geometry.setdefault(g.files[0].group_key[:4], []).append(g)
+    for same in by_geometry.values():
         if len(same) > 1:
             for g in same:
-                for f in g.files:
-                    f.notes.append(f"{det} files come in {len(same)} geometries; analysed as separate "
-                                   f"groups ({', '.join(x.key for x in same)})")
+                g.tag = str(g.files[0].readpatt)
+    # Two geometries under one SUBARRAY name (inconsistent headers): tell them apart by the shape.
+    by_name: dict[str, list[DetectorGroup]] = {}
     for g in groups:
-        readpatts = sorted({str(f.readpatt) for f in g.files})
-        if len(readpatts) > 1:
-            for f in g.files:
-                f.notes.append(f"{g.key} selection mixes readout patterns {', '.join(readpatts)}")
+        by_name.setdefault(g.key, []).append(g)
+    for same in by_name.values():
+        if len(same) > 1:
+            for g in same:
+                g.tag = "_".join(t for t in (g.tag, f"{g.files[0].ny}x{g.files[0].nx}") if t)
+    groups.sort(key=lambda g: (g.detector, g.subarray != "FULL", g.key))
+    for det in {g.detector for g in groups}:
+        geometries = [same for same in by_geometry.values() if same[0].detector == det]
+        if len(geometries) > 1:
+            keys = ", ".join(g.key for same in geometries for g in same)
+            for same in geometries:
+                for g in same:
+                    for f in g.files:
+                        f.notes.append(f"{det} files come in {len(geometries)} geometries; analysed as separate "
+                                       f"groups ({keys})")
+    for same in by_geometry.values():
+        if len(same) > 1:
+            patterns = ", ".join(sorted(str(g.files[0].readpatt) for g in same))
+            keys = ", ".join(g.key for g in same)
+            for g in same:
+                for f in g.files:
+                    f.notes.append(f"{f.detector} files of one geometry come in readout patterns {patterns}; "
+                                   f"analysed as separate groups ({keys}), not mixed")
     return groups, rejected
 
 

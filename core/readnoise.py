@@ -610,7 +610,8 @@ def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Pat
         mode=params.mode, scheduler=params.scheduler, progress=lambda f, m: progress(0.05 + 0.9 * f, m),
         group=str(h0.get("DETECTOR", "")))
     if info["scheduler"] != "local":
-        notes.append(f"computed on the Dask cluster {info['scheduler']} ({info['n_tasks']} tasks).")
+        notes.append(f"computed on the Dask cluster {info['scheduler']} ({info['n_tasks']} task(s), "
+                     f"{info['stripe_rows']} rows each).")
     if info["n_masked_samples"]:
         notes.append(f"{info['n_masked_samples']} saturated or non-finite samples were masked.")
     if params.single_value:
