@@ -2,6 +2,7 @@
 
     python -m core analyze FILE... --out DIR [--method stack|ramp] [--group-diff independent|consecutive]
                            [--clip-sigma S] [--clip-iters N] [--slice-width W] [--reference REF.fits]
+    python -m core report FILE... --out DIR [same options as analyze] [--config run.yaml]
     python -m core simulate --out DIR --detector NRCA1 [--detector NRCB1 ...] [--nfiles N] ...
     python -m core demo --out DIR
 """
@@ -28,33 +29,108 @@ def _progress(quiet):
     return cb
 
 
-def cmd_analyze(a) -> int:
-    from .analysis import AnalysisOptions, run_analysis
-    from .inventory import glob_paths
+# argparse attribute -> ReadnoiseParams field; the options default to None so that a run.yaml
+# (report --config) supplies what the command line does not say.
+_READNOISE_ARGS = {"method": "method", "group_diff": "group_diff_type", "clip_sigma": "clipping_sigma",
+                   "clip_iters": "max_clipping_iters", "slice_width": "slice_width", "single_value": "single_value",
+                   "nproc": "nproc", "engine": "engine", "mode": "mode", "scheduler": "scheduler"}
+
+
+def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> None:
+    """The options shared by ``analyze`` and ``report``."""
     from .readnoise import ReadnoiseParams
+
+    d = ReadnoiseParams()
+    p.add_argument("files", nargs=files_nargs, help="*_uncal.fits files or globs")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--method", choices=["stack", "ramp"], help=f"default {d.method}")
+    p.add_argument("--group-diff", choices=["independent", "consecutive"], help=f"default {d.group_diff_type}")
+    p.add_argument("--clip-sigma", type=float, help=f"default {d.clipping_sigma}")
+    p.add_argument("--clip-iters", type=int, help=f"default {d.max_clipping_iters}")
+    p.add_argument("--slice-width", type=int, help=f"default {d.slice_width}")
+    p.add_argument("--single-value", action="store_true", default=None)
+    p.add_argument("--nproc", type=int, help=f"default {d.nproc}")
+    p.add_argument("--engine", choices=["reffiles", "native"],
+                   help="reffiles (default): jwst_reffiles make_readnoise; native: one streaming pass on both cores")
+    p.add_argument("--mode", choices=["compatible", "unbiased"],
+                   help="native engine only: jwst_reffiles' estimator (default), or with its low bias divided out")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local-cluster|local",
+                   help="native engine only: compute on a Dask cluster (default: $DARKS_DASK_SCHEDULER when set, "
+                        "else local)")
+    p.add_argument("--reference", help="a READNOISE reference FITS to compare with")
+    p.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
+    p.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _analysis_options(a, base=None):
+    """AnalysisOptions from the command line; options not given keep ``base``'s values (or the defaults)."""
+    from dataclasses import replace
+
+    from .analysis import AnalysisOptions
+
+    base = base or AnalysisOptions()
+    given = {field: getattr(a, attr) for attr, field in _READNOISE_ARGS.items() if getattr(a, attr) is not None}
+    params = replace(base.readnoise, **given).validate()
+    return replace(base, readnoise=params, reference=Path(a.reference) if a.reference else base.reference)
+
+
+def _store(a):
     from .store import ResultStore
+
+    return None if a.no_store else ResultStore(Path(a.store) if a.store else None)
+
+
+def _report_outcome(summary: dict) -> list[str]:
+    """Print rejections, notes (what a guard did) and errors; return the analysed group keys."""
+    for r in summary["rejected"]:
+        print(f"rejected {r['file']}: {r['reason']}", file=sys.stderr)
+    for key, block in summary["detectors"].items():
+        notes = [n["note"] if isinstance(n, dict) else n for n in block.get("notes", [])]
+        notes += block.get("readnoise", {}).get("notes", [])
+        for note in dict.fromkeys(notes):
+            print(f"{key}: note: {note}", file=sys.stderr)
+        for err in block.get("errors", []):
+            print(f"{key}: {err}", file=sys.stderr)
+    analysed = [k for k, v in summary["detectors"].items() if "readnoise" in v]
+    if not analysed:
+        print("error: nothing could be analysed (see the reasons above)", file=sys.stderr)
+    return analysed
+
+
+def cmd_analyze(a) -> int:
+    from .analysis import run_analysis
+    from .inventory import glob_paths
 
     paths = glob_paths(a.files)
     if not paths:
         raise InputError("no input files given")
-    params = ReadnoiseParams(method=a.method, group_diff_type=a.group_diff, clipping_sigma=a.clip_sigma,
-                             max_clipping_iters=a.clip_iters, slice_width=a.slice_width,
-                             single_value=a.single_value, nproc=a.nproc, engine=a.engine,
-                             mode=a.mode).validate()
-    opts = AnalysisOptions(readnoise=params, reference=Path(a.reference) if a.reference else None)
-    store = None if a.no_store else ResultStore(Path(a.store) if a.store else None)
-    summary = run_analysis(paths, Path(a.out), opts, _progress(a.quiet), store=store)
-    for r in summary["rejected"]:
-        print(f"rejected {r['file']}: {r['reason']}", file=sys.stderr)
-    analysed = {k: v for k, v in summary["detectors"].items() if "readnoise" in v}
-    for key, block in summary["detectors"].items():
-        for err in block.get("errors", []):
-            print(f"{key}: {err}", file=sys.stderr)
+    opts = _analysis_options(a)
+    summary = run_analysis(paths, Path(a.out), opts, _progress(a.quiet), store=_store(a))
+    analysed = _report_outcome(summary)
     if not analysed:
-        print("error: nothing could be analysed (see the reasons above)", file=sys.stderr)
         return 2
     print(f"wrote {Path(a.out) / 'summary.json'} ({', '.join(analysed)})")
     return 0
+
+
+def cmd_report(a) -> int:
+    from .inventory import glob_paths
+    from .report import load_run_config, write_report
+
+    files, base = [], None
+    if a.config:
+        files, base = load_run_config(a.config)
+    files = list(files) + [p for p in glob_paths(a.files) if p not in files]
+    if not files:
+        raise InputError("no input files given: name them, or give --config run.yaml with a file list")
+    opts = _analysis_options(a, base)
+    out = Path(a.out)
+    summary = write_report(files, out, opts, _progress(a.quiet), store=_store(a))
+    analysed = _report_outcome(summary)
+    print(f"wrote {out / 'report.html'}, {out / 'report.pdf'} and {out / 'bundle.zip'}"
+          + (f" ({', '.join(analysed)})" if analysed else ""))
+    return 0 if analysed else 2
 
 
 def cmd_simulate(a) -> int:
@@ -82,24 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     an = sub.add_parser("analyze", help="analyse dark ramps, grouped by detector")
-    an.add_argument("files", nargs="+", help="*_uncal.fits files or globs")
-    an.add_argument("--out", required=True, help="output folder")
-    an.add_argument("--method", choices=["stack", "ramp"], default="stack")
-    an.add_argument("--group-diff", choices=["independent", "consecutive"], default="independent")
-    an.add_argument("--clip-sigma", type=float, default=3.0)
-    an.add_argument("--clip-iters", type=int, default=3)
-    an.add_argument("--slice-width", type=int, default=50)
-    an.add_argument("--single-value", action="store_true")
-    an.add_argument("--nproc", type=int, default=1)
-    an.add_argument("--engine", choices=["reffiles", "native"], default="reffiles",
-                    help="reffiles: jwst_reffiles make_readnoise; native: one streaming pass on both cores")
-    an.add_argument("--mode", choices=["compatible", "unbiased"], default="compatible",
-                    help="native engine only: jwst_reffiles' estimator, or with its low bias divided out")
-    an.add_argument("--reference", help="a READNOISE reference FITS to compare with")
-    an.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
-    an.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
-    an.add_argument("--quiet", action="store_true")
+    add_analysis_options(an)
     an.set_defaults(func=cmd_analyze)
+
+    rp = sub.add_parser("report", help="analyse, then write report.html, report.pdf and bundle.zip")
+    add_analysis_options(rp, files_nargs="*")
+    rp.add_argument("--config", help="a run.yaml (parameters and files) saved by the app or by an earlier report; "
+                                     "options given on the command line take precedence")
+    rp.set_defaults(func=cmd_report)
 
     si = sub.add_parser("simulate", help="write simulated dark ramps with known noise")
     si.add_argument("--out", required=True)

@@ -30,7 +30,9 @@ def default_root() -> Path:
 
 def _params_repr(params) -> object:
     if is_dataclass(params):
-        return {"type": type(params).__name__, **asdict(params)}
+        d = asdict(params)
+        d.pop("scheduler", None)  # where it ran does not change the result
+        return {"type": type(params).__name__, **d}
     return params
 
 
