@@ -12,6 +12,7 @@ pages = {
         st.Page("pages/onef.py", title="1/f noise", icon=":material/graphic_eq:"),
         st.Page("pages/refpix.py", title="Reference pixels", icon=":material/border_outer:"),
     ],
-    "Results": [st.Page("pages/store.py", title="Stored results", icon=":material/inventory_2:")],
+    "Results": [st.Page("pages/report.py", title="Report", icon=":material/description:"),
+                st.Page("pages/store.py", title="Stored results", icon=":material/inventory_2:")],
 }
 st.navigation(pages).run()

@@ -7,6 +7,7 @@ and a page switch or rerun is instant.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -112,7 +113,14 @@ def readnoise_params_sidebar() -> ReadnoiseParams:
                             help="stack only: columns per slice; jwst_reffiles re-reads every file per slice.")
     single = sb.checkbox("Single value (whole map = clipped mean)", key="rn_single")
     nproc = sb.number_input("Processes (nproc)", min_value=1, max_value=8, value=1, step=1, key="rn_nproc")
-    return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc), engine, mode)
+    scheduler = None
+    if engine == "native":
+        scheduler = sb.text_input(
+            "Dask scheduler (optional)", os.environ.get("DARKS_DASK_SCHEDULER", ""), key="rn_scheduler",
+            help="tcp://HOST:PORT of a running dask scheduler whose workers see the same files; empty = this machine.",
+        ).strip() or None
+    return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc), engine, mode,
+                           scheduler)
 
 
 ENGINE_CHOICES = {
@@ -178,6 +186,19 @@ def _remember(key, result):
         store.move_to_end(key)
         while len(store) > MAX_CACHED_RESULTS:
             store.popitem(last=False)
+
+
+def latest_results(paths) -> dict:
+    """The most recently used result of each kind for exactly these files in this server process,
+    whatever its parameters (the report shows what was computed)."""
+    store, lock = _results_store()
+    ids = file_ids(paths)
+    found = {}
+    with lock:
+        for (kind, kids, _), result in reversed(store.items()):
+            if kids == ids and kind not in found:
+                found[kind] = result
+    return found
 
 
 def peek_cached(kind: str, paths, params):

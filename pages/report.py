@@ -1,0 +1,85 @@
+"""Report: one click to a self-contained HTML report, its PDF, and a ZIP bundle of every product."""
+
+import hashlib
+
+import streamlit as st
+
+from core.analysis import AnalysisOptions, GroupResult
+from core.report import build_report
+from pages import _ui as ui
+
+st.title("Report")
+st.caption("Everything computed for the selected files in this session (or found in the result store), in one "
+           "report: parameters, provenance (software versions, each input's size, start time and SHA-256), the "
+           "overview grid and every section with its 'how computed' note. The HTML works offline.")
+
+groups, rejected = ui.selected_groups()
+if not groups:
+    ui.group_picker(groups)
+    st.stop()
+
+SECTION_KINDS = {"onef": "onef", "refpix": "refpix", "rest2014": "readnoise_rest2014"}
+results, rows, section_params, rn_params = [], [], {}, None
+for g in groups:
+    found = ui.latest_results(g.paths)
+    res = GroupResult(g, readnoise=found.get("readnoise"),
+                      sections={SECTION_KINDS[k]: v for k, v in found.items() if k in SECTION_KINDS})
+    if res.readnoise is None and not res.sections:
+        continue
+    if res.readnoise is not None:
+        rn_params = rn_params or res.readnoise.params
+    for name, r in res.sections.items():
+        if getattr(r, "params", None) is not None:
+            section_params.setdefault(name, r.params)
+    results.append(res)
+    rows.append({"detector": g.key, "files": len(g.files), "readnoise": "yes" if res.readnoise is not None else "—",
+                 **{k: "yes" if SECTION_KINDS[k] in res.sections else "—" for k in SECTION_KINDS}})
+
+if not results:
+    st.info("Nothing computed yet for this selection: run the Readnoise, 1/f noise or Reference pixels page "
+            "(or Overview → Compute all) first.")
+    st.stop()
+st.dataframe(rows, hide_index=True, width="stretch")
+missing = [g.key for g in groups if g.key not in {r.group.key for r in results}]
+if missing:
+    st.warning(f"Nothing computed yet for {', '.join(missing)}: not in the report.")
+
+title = st.text_input("Title", "NIRCam darks report", key="report_title")
+opts = AnalysisOptions(readnoise=rn_params, section_params=section_params) if rn_params else \
+    AnalysisOptions(section_params=section_params)
+fingerprint = hashlib.sha256(repr((title, [(r.group.key, id(r.readnoise), sorted(
+    (k, id(v)) for k, v in r.sections.items())) for r in results])).encode()).hexdigest()
+
+report = st.session_state.get("report")
+if report is None or st.session_state.get("report_key") != fingerprint:
+    with st.status("Building the HTML report", expanded=False):
+        report = build_report(results, opts, [{"file": f.name, "reason": f.reason} for f in rejected], title=title,
+                              data_root=ui.root_or_stop())
+    st.session_state["report"], st.session_state["report_key"] = report, fingerprint
+    st.session_state.pop("report_pdf", None)
+    st.session_state.pop("report_zip", None)
+
+st.write("Sections: " + ", ".join(report.section_titles))
+c1, c2, c3, c4 = st.columns(4)
+c1.download_button("Report (HTML)", report.html.encode(), "nircam_darks_report.html", "text/html",
+                   type="primary", key="dl_report_html", on_click="ignore")
+if "report_pdf" not in st.session_state:
+    if c2.button("Make PDF", key="make_pdf"):
+        with st.status("Rendering the PDF (static charts)"):
+            st.session_state["report_pdf"] = report.pdf_bytes()
+        st.rerun()
+else:
+    c2.download_button("Report (PDF)", st.session_state["report_pdf"], "nircam_darks_report.pdf", "application/pdf",
+                       key="dl_report_pdf", on_click="ignore")
+if "report_zip" not in st.session_state:
+    if c3.button("Make ZIP bundle", key="make_zip"):
+        with st.status("Bundling HTML, PDF, FITS, CSV and summary.json"):
+            st.session_state["report_zip"] = report.zip_bytes()
+        st.rerun()
+else:
+    c3.download_button("Bundle (ZIP)", st.session_state["report_zip"], "nircam_darks_bundle.zip", "application/zip",
+                       key="dl_report_zip", on_click="ignore")
+c4.download_button("run.yaml", report.run_yaml.encode(), "run.yaml", "text/yaml", key="dl_run_yaml",
+                   on_click="ignore", help="python -m core report --config run.yaml --out DIR reproduces this run")
+with st.expander("Preview"):
+    st.components.v1.html(report.html, height=900, scrolling=True)
