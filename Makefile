@@ -17,12 +17,13 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
-# Debian's Chromium for the browser tests (never a browser download of Playwright's own).
+# Debian's Chromium for the browser tests (never a browser download of Playwright's own) and
+# poppler-utils (pdftoppm, pdftotext) for the report PDF checks.
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v pdftoppm >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
-	  else echo "note: /usr/bin/chromium is missing and apt-get is not usable; browser tests will be skipped"; fi; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils) >/dev/null; \
+	  else echo "note: chromium/poppler-utils missing and apt-get is not usable; browser and PDF checks will be skipped"; fi; \
 	fi
 
 # Demo data (2 detectors x 2 epochs, simulated with known noise), made once, only when no data root is set.
