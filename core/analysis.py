@@ -210,8 +210,12 @@ def json_safe(obj):
     return obj
 
 
-def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | None = None, store=None) -> dict:
-    """Validate ``paths``, analyse each detector group, write products and ``summary.json``."""
+def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | None = None, store=None,
+                 results: list | None = None) -> dict:
+    """Validate ``paths``, analyse each detector group, write products and ``summary.json``.
+
+    ``results``: a list that receives each group's :class:`GroupResult` (the report builds on them).
+    """
     progress = progress or (lambda f, m: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,5 +228,7 @@ def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | N
         res = analyze_group(g, opts, sub, store=store)
         summary["rejected"].extend(res.skipped)
         summary["detectors"][g.key] = write_group_products(res, out)
+        if results is not None:
+            results.append(res)
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=1, default=str))
     return summary

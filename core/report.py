@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .analysis import SECTIONS, AnalysisOptions, GroupResult, analyze_group, json_safe, write_group_products
+from .analysis import SECTIONS, AnalysisOptions, GroupResult, json_safe, run_analysis, write_group_products
 from .errors import InputError, ParameterError
-from .inventory import DATA_ROOT_ENV, group_by_detector, inventory
+from .inventory import DATA_ROOT_ENV
 from .readnoise import CrdsMeta, ReadnoiseParams
 
 Progress = Callable[[float, str], None]
@@ -814,16 +814,8 @@ def write_report(paths, out_dir, opts: AnalysisOptions, progress: Progress | Non
     progress = progress or (lambda f, m: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    groups, rejected = group_by_detector(inventory(paths))
-    summary = {"detectors": {}, "rejected": [{"file": f.name, "reason": f.reason} for f in rejected]}
-    results = []
-    for i, g in enumerate(groups):
-        def sub(f, m, i=i):
-            progress(0.8 * (i + f) / max(len(groups), 1), m)
-        res = analyze_group(g, opts, sub, store=store)
-        summary["detectors"][g.key] = write_group_products(res, out)
-        results.append(res)
-    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=1, default=str))
+    results: list[GroupResult] = []
+    summary = run_analysis(paths, out, opts, lambda f, m: progress(0.8 * f, m), store=store, results=results)
     progress(0.8, "report: HTML")
     report = build_report(results, opts, summary["rejected"], title, data_root=data_root)
     (out / "report.html").write_text(report.html, encoding="utf-8")

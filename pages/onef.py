@@ -11,6 +11,7 @@ from core.render_onef import (
     side_correction_chart,
     spectra_chart,
 )
+from core.report import HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("1/f noise")
@@ -53,19 +54,12 @@ st.caption("Quadrature sum = √(white² + correlated² + per-output²); it must
 
 st.subheader("Power spectra per output")
 st.altair_chart(spectra_chart(result), width="stretch")
-ui.how_computed(
-    "CDS frames minus each frame's per-output median and each pixel's mean over the stack (fixed patterns drop "
-    "out; the known fraction this removes is corrected). Each output's frame becomes a time series at 10 µs per "
-    "pixel with the row overheads as gaps; periodograms are averaged over CDS frames, integrations and files and "
-    "log-binned. The white level is the high-frequency plateau; each 1/f component is fitted with a power law "
-    f"A·f^-α. Frame time {result.frame_time:.3f} s, row frequency {result.row_frequency:.0f} Hz.")
+ui.how_computed(HOW_COMPUTED["onef"]
+                + f" Frame time {result.frame_time:.3f} s, row frequency {result.row_frequency:.0f} Hz.")
 
 st.subheader("Cross-spectra between outputs")
 st.altair_chart(cross_spectrum_chart(result), width="stretch")
-ui.how_computed(
-    "White and per-output noise do not correlate between outputs, so the real part of the mean cross-spectrum "
-    "of the 6 output pairs estimates the correlated 1/f directly. Each output's own 1/f is its spectrum minus "
-    "the correlated part minus its white level.")
+ui.how_computed(HOW_COMPUTED["onef_cross"])
 
 st.subheader("Row banding")
 left, right = st.columns([1.3, 1])

@@ -12,6 +12,7 @@ from core.onef import OneFParams, analyze_onef
 from core.overview import METRICS, compare_with_baseline, grid_chart, overview_rows, trend_chart
 from core.readnoise import load_reference_map, make_readnoise_map
 from core.refpix import RefPixParams, analyze_refpix
+from core.report import HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("Overview")
@@ -129,8 +130,4 @@ if c2.button("Open its readnoise page", key="ov_open_btn"):
     st.switch_page("pages/readnoise.py")
 st.download_button("Overview table (CSV)", table.to_csv(index=False).encode(), "overview.csv", "text/csv",
                    key="ov_dl", on_click="ignore")
-ui.how_computed(
-    "Each cell is the per-amplifier headline number of a section: readnoise = median of the jwst_reffiles (or "
-    "native) CDS noise map over active pixels; white, correlated and per-amp 1/f from the cross-spectral split; "
-    "instability and ref/active white ratio from the reference-pixel section. Deviation = value / baseline − 1 for "
-    "the same detector and amplifier; cells beyond the threshold are flagged ⚑.")
+ui.how_computed(HOW_COMPUTED["overview"])

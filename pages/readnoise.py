@@ -19,6 +19,7 @@ from core.readnoise import (
     with_crds_meta,
 )
 from core.render import histogram_chart, map_png
+from core.report import HOW_COMPUTED
 from core.rest2014 import Rest2014Params, analyze_rest2014
 from pages import _ui as ui
 
@@ -211,11 +212,4 @@ d2.download_button("Per-amp table (CSV)", amps.to_csv(index=False).encode(), f"r
                    "text/csv", key="rn_dl_csv", on_click="ignore")
 d3.download_button("Map (PNG)", png, f"readnoise_{group.key}.png", "image/png", key="rn_dl_png", on_click="ignore")
 
-ui.how_computed(
-    "jwst_reffiles forms group differences (independent: G1−G0, G3−G2…; consecutive: every pair) for every "
-    "integration of every file. **stack**: per pixel, the 3σ-clipped (median centre) standard deviation "
-    "(ddof=0) through all those CDS frames; **ramp**: that per file, then the clipped mean of the per-file maps. "
-    "No pipeline step is run first: 1/f noise and reference-pixel drifts stay in. Per-amp statistics use active "
-    "pixels only. Guards: odd NGROUPS with independent differences drop the last group; pixels NaN in every "
-    "sample are set to NaN (jwst_reffiles writes 0); too few differences are refused."
-)
+ui.how_computed(HOW_COMPUTED["readnoise"])

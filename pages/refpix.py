@@ -6,6 +6,7 @@ import streamlit as st
 from core.errors import ParameterError
 from core.refpix import RefPixParams, analyze_refpix
 from core.render_refpix import CHART_HELP, drift_scatter, levels_chart, pixel_noise_chart, trends_chart
+from core.report import HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("Reference pixels")
@@ -61,12 +62,7 @@ st.altair_chart(pixel_noise_chart(result), width="stretch")
 st.caption(CHART_HELP["pixels"])
 st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
 
-ui.how_computed(
-    "Per file, integration and group: the mean of each pixel set (bottom/top reference rows split into even and "
-    "odd detector columns, side reference columns where the amp has them, active pixels as a clipped mean). "
-    "Drifts remove each pixel's own straight-line ramp first. The white-noise ratio uses differences of pixels two "
-    "columns apart in CDS frames (common-mode offsets and most 1/f cancel; the 1/f that leaks in is measured "
-    "between outputs and removed). The floor is √(σ_ref²/N_ref + σ_act²/N_act).")
+ui.how_computed(HOW_COMPUTED["refpix"])
 
 st.subheader("Downloads")
 tables = result.tables()
