@@ -55,15 +55,20 @@ def _clip(x: np.ndarray, sigma: float, maxiters: int) -> np.ndarray:
 
 
 def _nan_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ddof=0 std along axis 0 of the finite samples (float64 sums), and their count."""
-    good = np.isfinite(x)
-    n = good.sum(axis=0)
-    z = np.where(good, x, np.float32(0))
-    s1 = np.add.reduce(z, axis=0, dtype=np.float64)
+    """ddof=0 std along axis 0 of the finite samples, and their count.
+
+    Two passes in float32 (mean, then squared deviations): with tens of samples of a few DN the
+    rounding is ~1e-6 DN, far inside the 1e-3 DN parity with jwst_reffiles, at a third of the cost
+    of float64 sums.
+    """
+    bad = ~np.isfinite(x)
+    n = x.shape[0] - bad.sum(axis=0)
+    z = np.where(bad, np.float32(0), x)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (s1 / n).astype(np.float32)
-        dev = np.where(good, z - mean, np.float32(0))
-        var = np.add.reduce(dev * dev, axis=0, dtype=np.float64) / n
+        nf = n.astype(np.float32)
+        z -= z.sum(axis=0) / nf
+        z[bad] = 0
+        var = (z * z).sum(axis=0) / nf
     return np.sqrt(var).astype(np.float32), n
 
 
