@@ -223,6 +223,8 @@ def result_or_button(kind: str, group, params, compute, what: str, key: str):
         st.write(f"{len(group.files)} files of **{group.key}**, {f0.ngroups} groups x {f0.nints} integration(s).")
         if st.button(f"Compute {what}", type="primary", key=key):
             result = cached_run(kind, group.paths, params, compute, f"{what[0].upper()}{what[1:]} of {group.key}")
+            if result is not None:
+                st.rerun()  # redraw without the button and the finished progress box
         if result is None:
             st.stop()
     return result

@@ -82,4 +82,4 @@ else:
 c4.download_button("run.yaml", report.run_yaml.encode(), "run.yaml", "text/yaml", key="dl_run_yaml",
                    on_click="ignore", help="python -m core report --config run.yaml --out DIR reproduces this run")
 with st.expander("Preview"):
-    st.components.v1.html(report.html, height=900, scrolling=True)
+    st.iframe(report.html, height=900)

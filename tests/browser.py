@@ -33,7 +33,13 @@ def free_port() -> int:
 def running_app(data_root: Path, port: int | None = None, env: dict | None = None, timeout: float = 60):
     """Run ``streamlit run app.py`` bound to 127.0.0.1; yield its base URL; stop it afterwards."""
     port = port or free_port()
-    e = dict(os.environ, DARKS_DATA_ROOT=str(data_root), **(env or {}))
+    import tempfile
+
+    # Each app gets its own result store unless told otherwise: results stored by other tests must not
+    # turn a "Compute" button into an instant result.
+    results = tempfile.mkdtemp(prefix="darks-results-")
+    e = dict(os.environ, DARKS_DATA_ROOT=str(data_root), DARKS_RESULTS_DIR=results)
+    e.update(env or {})
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
