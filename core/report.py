@@ -557,14 +557,11 @@ def _readnoise_section(b: _Builder, results: Sequence[GroupResult]) -> None:
             s.blocks.append(_table(table, "Per amplifier: this vs reference (DN, CDS)"))
 
 
-def _onef_section(b: _Builder, results: Sequence[GroupResult]) -> None:
-    from .render_onef import banding_png, components_chart, cross_spectrum_chart, side_correction_chart, spectra_chart
-
-    s = b.section("onef")
-    s.blocks.append(Block("how", text=HOW_COMPUTED["onef"]))
+def _each_result(s, results: Sequence[GroupResult], name: str):
+    """Per group: its heading, the section's errors and notes; yields (group result, section result)."""
     for res in results:
-        r = res.sections.get("onef")
-        errs = [e for e in res.errors if e.startswith("onef")]
+        r = res.sections.get(name)
+        errs = [e for e in res.errors if e.startswith(name)]
         if r is None and not errs:
             continue
         s.blocks.append(Block("h3", text=res.group.key))
@@ -572,8 +569,17 @@ def _onef_section(b: _Builder, results: Sequence[GroupResult]) -> None:
             s.blocks.append(Block("warn", text=e))
         if r is None:
             continue
-        for note in r.notes:
+        for note in getattr(r, "notes", []):
             s.blocks.append(Block("note", text=note))
+        yield res, r
+
+
+def _onef_section(b: _Builder, results: Sequence[GroupResult]) -> None:
+    from .render_onef import banding_png, components_chart, cross_spectrum_chart, side_correction_chart, spectra_chart
+
+    s = b.section("onef")
+    s.blocks.append(Block("how", text=HOW_COMPUTED["onef"]))
+    for _res, r in _each_result(s, results, "onef"):
         s.blocks.append(Block("p", text=(
             f"{len(r.files)} files, {r.n_integrations} integration(s), {r.n_cds_frames} CDS frames "
             f"({r.params.diff_type} differences{', reference-row correction first' if r.params.refpix_correct else ''}). "
@@ -627,18 +633,7 @@ def _refpix_section(b: _Builder, results: Sequence[GroupResult]) -> None:
 
     s = b.section("refpix")
     s.blocks.append(Block("how", text=HOW_COMPUTED["refpix"]))
-    for res in results:
-        r = res.sections.get("refpix")
-        errs = [e for e in res.errors if e.startswith("refpix")]
-        if r is None and not errs:
-            continue
-        s.blocks.append(Block("h3", text=res.group.key))
-        for e in errs:
-            s.blocks.append(Block("warn", text=e))
-        if r is None:
-            continue
-        for note in r.notes:
-            s.blocks.append(Block("note", text=note))
+    for _res, r in _each_result(s, results, "refpix"):
         amps = pd.DataFrame(r.amp_stats)
         show = pd.DataFrame({
             "amp": amps["amp"], "columns": [_amp_cols(a, z) for a, z in zip(amps["x0"], amps["x1"])],
