@@ -23,6 +23,7 @@ The estimator is biased low (about 0.92 of the true CDS noise with 10 samples pe
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import multiprocessing.pool
 import tempfile
@@ -127,8 +128,9 @@ class ReadnoiseResult:
     engine: str = "jwst_reffiles 1.0.1 make_readnoise"
     model_bytes: bytes = b""  # the CRDS-format FITS exactly as make_readnoise wrote it
 
-    @property
+    @functools.cached_property
     def amp_table(self) -> pd.DataFrame:
+        """Per-amp statistics of the map (computed once: pages, summary and tables all read it)."""
         return amp_statistics(self.cds_noise_map, self.layout)
 
     def summary(self) -> dict:
