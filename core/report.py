@@ -690,16 +690,7 @@ def _generic_section(b: _Builder, name: str, results: Sequence[GroupResult]) -> 
         how = _reflow(importlib.import_module(f"core.{sdef.module}").__doc__ or "")
     if how:
         s.blocks.append(Block("how", text=how))
-    for res in results:
-        r = res.sections.get(name)
-        errs = [e for e in res.errors if e.startswith(name)]
-        if r is None and not errs:
-            continue
-        s.blocks.append(Block("h3", text=res.group.key))
-        for e in errs:
-            s.blocks.append(Block("warn", text=e))
-        if r is None:
-            continue
+    for res, r in _each_result(s, results, name):
         summ = json_safe(r.summary()) if hasattr(r, "summary") else {}
         scalars = [(k, _fmt(v)) for k, v in summ.items() if not isinstance(v, (list, dict))]
         if scalars:

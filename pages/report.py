@@ -63,22 +63,20 @@ st.write("Sections: " + ", ".join(report.section_titles))
 c1, c2, c3, c4 = st.columns(4)
 c1.download_button("Report (HTML)", report.html.encode(), "nircam_darks_report.html", "text/html",
                    type="primary", key="dl_report_html", on_click="ignore")
-if "report_pdf" not in st.session_state:
-    if c2.button("Make PDF", key="make_pdf"):
-        with st.status("Rendering the PDF (static charts)"):
-            st.session_state["report_pdf"] = report.pdf_bytes()
+# PDF and ZIP take seconds: made on demand, then offered for download.
+ON_DEMAND = [
+    (c2, "report_pdf", "Make PDF", "Rendering the PDF (static charts)", report.pdf_bytes,
+     "Report (PDF)", "nircam_darks_report.pdf", "application/pdf"),
+    (c3, "report_zip", "Make ZIP bundle", "Bundling HTML, PDF, FITS, CSV and summary.json", report.zip_bytes,
+     "Bundle (ZIP)", "nircam_darks_bundle.zip", "application/zip"),
+]
+for col, state, make_label, status, build, label, name, mime in ON_DEMAND:
+    if state in st.session_state:
+        col.download_button(label, st.session_state[state], name, mime, key=f"dl_{state}", on_click="ignore")
+    elif col.button(make_label, key=f"make_{state.split('_')[1]}"):
+        with st.status(status):
+            st.session_state[state] = build()
         st.rerun()
-else:
-    c2.download_button("Report (PDF)", st.session_state["report_pdf"], "nircam_darks_report.pdf", "application/pdf",
-                       key="dl_report_pdf", on_click="ignore")
-if "report_zip" not in st.session_state:
-    if c3.button("Make ZIP bundle", key="make_zip"):
-        with st.status("Bundling HTML, PDF, FITS, CSV and summary.json"):
-            st.session_state["report_zip"] = report.zip_bytes()
-        st.rerun()
-else:
-    c3.download_button("Bundle (ZIP)", st.session_state["report_zip"], "nircam_darks_bundle.zip", "application/zip",
-                       key="dl_report_zip", on_click="ignore")
 c4.download_button("run.yaml", report.run_yaml.encode(), "run.yaml", "text/yaml", key="dl_run_yaml",
                    on_click="ignore", help="python -m core report --config run.yaml --out DIR reproduces this run")
 with st.expander("Preview"):

@@ -91,6 +91,17 @@ def wait_idle(page, timeout=120_000):
     page.wait_for_timeout(400)
 
 
+def pick_option(page, key: str, option: str):
+    """Choose ``option`` in the selectbox with widget key ``key`` (a combobox; no-op if already chosen)."""
+    combo = page.locator(f".st-key-{key}").get_by_role("combobox")
+    if combo.input_value() == option:
+        return
+    combo.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+    assert combo.input_value() == option, f"{key} did not switch to {option}"
+
+
 def goto_page(page, url, title):
     page.get_by_role("link", name=title).first.click()
     wait_idle(page)

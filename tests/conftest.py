@@ -53,3 +53,17 @@ def demo_like_root(tmp_path_factory):
             simulate_set(root / epoch, (det,), nfiles=2, ngroups=6, subarray="SUBGRISM256", spec=spec,
                          seed=10 * j + k + 1, start_mjd=mjd, visit=j + 1)
     return root
+
+
+def with_header(src, dst, **changes):
+    """Copy of FITS ``src`` at ``dst`` with primary-header keywords changed (None deletes one)."""
+    from astropy.io import fits
+
+    with fits.open(src) as h:
+        for k, v in changes.items():
+            if v is None:
+                del h[0].header[k]
+            else:
+                h[0].header[k] = v
+        h.writeto(dst)
+    return dst

@@ -25,7 +25,7 @@ from astropy.io import fits
 from core.analysis import AnalysisOptions, run_analysis
 from core.readnoise import ReadnoiseParams, make_readnoise_map
 from core.simulate import simulate_exposure
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_header
 
 SUB = "SUBGRISM64"
 NG = 6
@@ -36,15 +36,6 @@ def _sim(path: Path, det: str, seed: int, ngroups: int = NG, subarray: str = SUB
     return simulate_exposure(path, det, ngroups=ngroups, subarray=subarray, seed=seed, **kw).path
 
 
-def _with_header(src: Path, dst: Path, **changes) -> Path:
-    with fits.open(src) as h:
-        for k, v in changes.items():
-            if v is None:
-                del h[0].header[k]
-            else:
-                h[0].header[k] = v
-        h.writeto(dst)
-    return dst
 
 
 def _with_sci(src: Path, dst: Path, data: np.ndarray) -> Path:
@@ -143,9 +134,9 @@ def _make_rejects(d: Path, good: Path) -> dict[str, tuple[Path, str]]:
     case("1 group", _sim(d / "one_nrca1_uncal.fits", "NRCA1", seed=7, ngroups=1),
          "only 1 group: at least 2 groups are needed")
     for key in ("DETECTOR", "SUBARRAY", "READPATT"):
-        case(f"no {key}", _with_header(good, d / f"no{key.lower()}_uncal.fits", **{key: None}),
+        case(f"no {key}", with_header(good, d / f"no{key.lower()}_uncal.fits", **{key: None}),
              f"missing header keyword(s): {key}")
-    case("another instrument", _with_header(good, d / "miri_uncal.fits", INSTRUME="MIRI"),
+    case("another instrument", with_header(good, d / "miri_uncal.fits", INSTRUME="MIRI"),
          "not a NIRCam file (INSTRUME = MIRI)")
     p = d / "folder_uncal.fits"
     p.mkdir()

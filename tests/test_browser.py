@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.browser import CHROMIUM, ROOT, chromium, running_app, wait_idle
+from tests.browser import CHROMIUM, ROOT, chromium, pick_option, running_app, wait_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -57,17 +57,6 @@ def _sidebar_link(pg, title: str):
     return pg.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).first
 
 
-def _pick(pg, key: str, option: str):
-    """Choose ``option`` in the selectbox with widget key ``key`` (a combobox; no-op if already chosen)."""
-    combo = pg.locator(f".st-key-{key}").get_by_role("combobox")
-    if combo.input_value() == option:
-        return
-    combo.click()
-    pg.get_by_role("option", name=option, exact=True).click()
-    wait_idle(pg)
-    assert combo.input_value() == option, f"{key} did not switch to {option}"
-
-
 def _download(pg, label: str, dest: Path) -> Path:
     # A download button reruns the script (Streamlit's default on_click="rerun") and the rerun replaces
     # the served media files: click only on an idle page, and let the rerun finish afterwards.
@@ -84,7 +73,7 @@ def test_select_compute_and_download_fits(page, tmp_path):
     from stdatamodels.jwst.datamodels import ReadnoiseModel
 
     pg = page
-    _pick(pg, "data_folder", "ground")
+    pick_option(pg, "data_folder", "ground")
     use = pg.get_by_role("button", name="Use these")
     assert use.inner_text().strip() == "Use these 4 files"  # 2 files x NRCA1, NRCB1
     use.click()
@@ -211,7 +200,7 @@ def test_main_flow_end_to_end(page, tmp_path, demo_like_root):
     pg = page
 
     # Data: the flight folder, all 4 files (2 x NRCA1, 2 x NRCB1).
-    _pick(pg, "data_folder", "flight")
+    pick_option(pg, "data_folder", "flight")
     use = pg.get_by_role("button", name="Use these")
     assert use.inner_text().strip() == "Use these 4 files"
     use.click()

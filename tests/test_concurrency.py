@@ -20,7 +20,7 @@ import pytest
 from core.ramps import FileId
 from core.readnoise import ReadnoiseParams, make_readnoise_map
 from core.store import ResultStore
-from tests.browser import CHROMIUM, chromium, running_app, wait_idle
+from tests.browser import CHROMIUM, chromium, pick_option, running_app, wait_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -80,14 +80,6 @@ def expected(demo_like_root):
 
 
 # -- driving one page ----------------------------------------------------------------------------------------
-def _pick(pg, key: str, option: str):
-    combo = pg.locator(f".st-key-{key}").get_by_role("combobox")
-    if combo.input_value() == option:
-        return
-    combo.click()
-    pg.get_by_role("option", name=option, exact=True).click()
-
-
 def _wait_all(pages):
     """wait_idle for several pages whose actions were all just made (one settling pause for all)."""
     pages[0].wait_for_timeout(400)
@@ -99,7 +91,7 @@ def _wait_all(pages):
 def _select_all(pages, selections):
     """Data page, on every page at once: folder, a pattern for one detector, use its 2 files."""
     for pg, (folder, _) in zip(pages, selections):
-        _pick(pg, "data_folder", folder)
+        pick_option(pg, "data_folder", folder)
     _wait_all(pages)
     for pg, (_, det) in zip(pages, selections):
         box = pg.locator(".st-key-data_glob input")

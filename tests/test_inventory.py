@@ -11,6 +11,7 @@ from astropy.io import fits
 from core.errors import InputError
 from core.inventory import find_files, group_by_detector, inspect_file, inventory, resolve_under_root
 from core.simulate import simulate_exposure
+from tests.conftest import with_header
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +20,6 @@ def good(tmp_path_factory):
     return simulate_exposure(d / "good_nrca1_uncal.fits", "NRCA1", ngroups=4, subarray="SUBGRISM64", seed=1).path
 
 
-def _with_header(src, dst, **changes):
-    with fits.open(src) as h:
-        for k, v in changes.items():
-            if v is None:
-                del h[0].header[k]
-            else:
-                h[0].header[k] = v
-        h.writeto(dst)
-    return dst
 
 
 def test_good_file_inventory_from_headers(good):
@@ -64,9 +56,9 @@ def test_rejections_name_the_problem(good, tmp_path):
     one = simulate_exposure(tmp_path / "one_src_uncal.fits", "NRCB1", ngroups=1, subarray="SUBGRISM64", seed=2).path
     os.rename(one, p)
     cases[p] = "only 1 group"
-    cases[_with_header(good, tmp_path / "miri_uncal.fits", INSTRUME="MIRI")] = "not a NIRCam file (INSTRUME = MIRI)"
-    cases[_with_header(good, tmp_path / "nodet_uncal.fits", DETECTOR=None)] = "missing header keyword(s): DETECTOR"
-    cases[_with_header(good, tmp_path / "noread_uncal.fits", READPATT=None)] = "READPATT"
+    cases[with_header(good, tmp_path / "miri_uncal.fits", INSTRUME="MIRI")] = "not a NIRCam file (INSTRUME = MIRI)"
+    cases[with_header(good, tmp_path / "nodet_uncal.fits", DETECTOR=None)] = "missing header keyword(s): DETECTOR"
+    cases[with_header(good, tmp_path / "noread_uncal.fits", READPATT=None)] = "READPATT"
     cases[tmp_path / "gone_uncal.fits"] = "no longer exists"
     infos = inventory([good, *cases])
     assert infos[0].ok
