@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -333,7 +333,7 @@ class Rest2014Result:
     shape: tuple = ()
     files: list = field(default_factory=list)
     n_diffs: int = 0
-    params: dict = field(default_factory=dict)
+    params: Rest2014Params = field(default_factory=Rest2014Params)
     gain: float | None = None
     box_values: np.ndarray | None = None
 
@@ -582,7 +582,7 @@ def analyze_rest2014(
     return Rest2014Result(
         box_map=box_map, boxes=boxes, amps=amp_rows, box=grid.box, units=UNITS_DN,
         detector=layout.detector, shape=tuple(shape), files=[p.name for p in paths],
-        n_diffs=int(box_values.shape[0]), params=asdict(params), box_values=box_values,
+        n_diffs=int(box_values.shape[0]), params=params, box_values=box_values,
     )
 
 

@@ -183,8 +183,10 @@ def test_report_page_builds_html_pdf_and_zip(app, demo_like_root):
     at.switch_page("pages/readnoise.py").run()
     at.number_input(key="rn_slice").set_value(70).run()
     at.button(key="rn_run").click().run()
+    at.button(key="rest_run").click().run()  # a section beside readnoise: its parameters go in the report
     at.switch_page("pages/report.py").run()
     assert not at.exception
+    assert not at.error, [e.value for e in at.error]
     labels = {d.proto.label for d in at.get("download_button")}
     assert {"Report (HTML)", "run.yaml"} <= labels
     at.button(key="make_pdf").click().run()

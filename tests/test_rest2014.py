@@ -318,7 +318,7 @@ def test_refpix_correction_leaves_box_std_unchanged(data):
     a = analyze_rest2014(p)
     b = analyze_rest2014(p, Rest2014Params(refpix_correct=True))
     np.testing.assert_allclose([x["value"] for x in b.boxes], [x["value"] for x in a.boxes], rtol=2e-3)
-    assert b.params["refpix_correct"] is True
+    assert b.params.refpix_correct is True
 
 
 def test_bad_pixel_mask_and_fill(data, res_white):
