@@ -57,6 +57,8 @@ if missing:
              + ", ".join(f"{k} of {key}" for key, k in missing[:8]) + ("…" if len(missing) > 8 else ""))
     compute = st.button("Compute all", type="primary", key="ov_run")
 current = pd.concat([group_rows(g, compute)[0] for g in groups], ignore_index=True)
+if compute:
+    st.rerun()  # redraw without the button and the finished progress boxes
 if current.empty:
     st.stop()
 
@@ -77,6 +79,8 @@ if mode != "nothing":
             need = any(ui.peek_cached(k, b.paths, KINDS[k][0]) is None for b in base_groups for k in kinds)
             run = st.button("Compute the baseline", key="ov_base_run") if need else False
             base_frames = [group_rows(b, run)[0] for b in base_groups]
+            if run:
+                st.rerun()
             if base_frames:
                 baseline = pd.concat(base_frames, ignore_index=True)
         else:
