@@ -141,7 +141,8 @@ def drift_scatter(result, width: int = 220, height: int = 220) -> alt.Chart:
                  alt.Tooltip("active:Q", format=".3f")],
     ).properties(width=width, height=height)
     order = sorted(wide["panel"].unique(), key=lambda s: int(s.split()[1]))
-    return pts.facet(facet=alt.Facet("panel:N", title=None, sort=order), columns=4).properties(
+    # Two panels a row: four at 220 px plus the legend overflow a half-width page.
+    return pts.facet(facet=alt.Facet("panel:N", title=None, sort=order), columns=2).properties(
         title=title).resolve_scale(x="independent", y="independent")
 
 
@@ -153,7 +154,7 @@ def trends_chart(result, width: int = 560, height: int = 170) -> alt.Chart:
     df = tr.dropna(subset=["expstart"]).copy()
     df["amp_label"] = [_amp_label(a, o) for a, o in zip(df["amp"], df["output"])]
     x = alt.X("expstart:Q", title="Exposure start (EXPSTART, MJD)", scale=alt.Scale(zero=False),
-              axis=alt.Axis(format=".3f"))
+              axis=alt.Axis(format=".2f", labelOverlap=True, tickCount=6))
     color = alt.Color("amp_label:N", title="Amplifier")
     tip = ["file:N", "amp_label:N", alt.Tooltip("expstart:Q", format=".4f")]
     off = df.dropna(subset=["ref_offset"])
