@@ -87,6 +87,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ParameterError
+from .fastmedian import median_along0, median_of, nanmedian_last
 from .geometry import PIXEL_TIME_S, Layout
 from .ramps import GROUP_DIFF_TYPES, SATURATED_DN, cds_frames, layout_from_header, n_cds, stripes
 
@@ -101,6 +102,7 @@ FIT_MIN_CYCLES = 3.0  # fits start at FIT_MIN_CYCLES / frame time (CDS and media
 MAX_SLOPE_ERR = 0.5  # slopes less certain than this are reported as NaN
 MIN_SLOPE = 0.3  # per-output fits: a flatter 'power law' is degenerate with the white level
 MAX_BANDING_FRAMES = 256  # columns of the banding image (CDS frames, evenly sub-sampled)
+FFT_WORKERS = 2  # the 4 outputs' transforms split over both cores
 STRIPE_BUDGET = 64 * 2**20  # bytes of float32 per row stripe in the median pass
 Progress = Callable[[float, str], None]
 
@@ -285,7 +287,7 @@ def _pixel_stack_mean(d: np.ndarray) -> np.ndarray:
     """Per-pixel mean over axis 0 of a CDS stack, ignoring NaN and samples further than
     ``CLIP_SIGMA`` robust sigma from the pixel's median (cosmic rays).  Linear for Gaussian data,
     unlike the median, whose white-noise removal changes when 1/f noise is present."""
-    med = np.nanmedian(d, axis=0) if not np.isfinite(d).all() else np.median(d, axis=0)
+    med = median_along0(d)
     dev = np.abs(d - med)
     sig = _robust_sigma(dev[np.isfinite(dev)])
     bad = ~np.isfinite(d)
@@ -305,7 +307,7 @@ def _robust_sigma(v: np.ndarray) -> float:
     if v.size == 0:
         return 0.0
     sub = v[:: max(1, v.size // 200_000)]
-    return float(1.4826 * np.median(np.abs(sub)))
+    return float(1.4826 * median_of(np.abs(sub)))
 
 
 def _read(sci, it: int, groups, y0: int, y1: int) -> np.ndarray:
@@ -441,7 +443,7 @@ class _Accumulator:
         from scipy.fft import rfft
 
         ts = self.layout.time_series(x, fill=0.0)  # (nout, frame_clocks), gaps = 0
-        return rfft(ts, n=self.M, axis=-1)
+        return rfft(ts, n=self.M, axis=-1, workers=FFT_WORKERS)
 
     def add(self, d_sci: np.ndarray, weight: float, label: dict) -> None:
         """One CDS frame (science orientation, per-pixel median already removed)."""
@@ -454,7 +456,7 @@ class _Accumulator:
             v = chans[k][valid[k]]
             if v.size == 0:
                 continue
-            meds[k] = np.median(v)
+            meds[k] = median_of(v)
             chans[k] -= meds[k]
             sig = _robust_sigma(v - meds[k])
             if sig > 0:
@@ -496,12 +498,7 @@ class _Accumulator:
 
         if (self.nframes - 1) % self.band_stride == 0:
             rows = np.where(valid, chans, np.nan).transpose(1, 0, 2).reshape(lay.ny, -1)
-            with np.errstate(all="ignore"):
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    self.band_cols.append(np.nanmedian(rows, axis=1).astype(np.float32))
+            self.band_cols.append(nanmedian_last(rows))
             self.band_frames.append(label)
 
     def _side_correction(self, chans, finite, valid, weight) -> None:
@@ -536,7 +533,7 @@ class _Accumulator:
         for k in range(self.nout):
             v = after[k][valid[k]]
             if v.size:
-                after[k] -= np.median(v)
+                after[k] -= median_of(v)
         xa = np.where(valid, after, np.float32(0)).astype(np.float32, copy=False)
         X = self._fft(xa)
         self.auto_after += weight * (X.real.astype(np.float64) ** 2 + X.imag.astype(np.float64) ** 2)

@@ -66,6 +66,7 @@ import pandas as pd
 from astropy.io import fits
 
 from .errors import InputError, ParameterError
+from .fastmedian import abs_histogram, median_of, nanmedian_last
 from .geometry import CHANNEL_WIDTH, FULL_SIZE, NREF, Layout
 from .ramps import Ramp, layout_from_header, stripes
 
@@ -115,6 +116,12 @@ def _detrend(d: np.ndarray) -> np.ndarray:
 
 
 def _median(a: np.ndarray, axis=None, nan=False):
+    """Median over all values or the last axis (compiled, NaN ignored: ``nan`` only says whether
+    NaN can be present); any other axis through numpy."""
+    if axis is None:
+        return median_of(a)
+    if axis in (-1, a.ndim - 1):
+        return nanmedian_last(a)
     return np.nanmedian(a, axis=axis) if nan else np.median(a, axis=axis)
 
 
@@ -128,7 +135,7 @@ def _keep_pixels(resid: np.ndarray, nan: bool) -> np.ndarray:
     dev = np.abs(resid - cm)
     flat = dev.ravel()
     step = max(1, flat.size // 2_000_000)
-    s = MAD_TO_SIGMA * float(np.nanmedian(flat[::step]) if nan else np.median(flat[::step]))
+    s = MAD_TO_SIGMA * _median(flat[::step])
     if not np.isfinite(s) or s <= 0:
         return finite
     with np.errstate(invalid="ignore"):
@@ -146,9 +153,7 @@ def _pair_index(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _hist_abs(values: np.ndarray) -> np.ndarray:
     """Histogram of |values| in 1-DN bins centred on integers (bin 0 covers [0, 0.5))."""
-    v = np.abs(values[np.isfinite(values)])
-    idx = np.minimum(np.rint(v), HIST_MAX_DN).astype(np.int64)
-    return np.bincount(idx, minlength=HIST_MAX_DN + 1)
+    return abs_histogram(values, HIST_MAX_DN)
 
 
 def _hist_sigma(h: np.ndarray) -> float | None:

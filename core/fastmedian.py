@@ -1,0 +1,137 @@
+"""Compiled medians (and a histogram) for the shapes the 1/f and reference-pixel passes need.
+
+numpy's ``median(axis=0)`` of a (nsamples, npix) stack partitions one strided column at a time, and
+``nanmedian(axis=1)`` of an array holding NaN falls back to a Python loop over rows; together they
+were half of the 1/f section's time.  These give the same values (the middle sample, or the mean of
+the two middle samples computed in float64, returned as float32) ignoring NaN; a row or column
+without a finite value gives NaN.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+BLOCK = 1024  # pixels per transposed block (see core.clipkernel)
+BRACKET_MIN = 200_000  # samples from which a bracketed selection beats a full one
+
+
+@numba.njit(cache=True, inline="always")
+def _median_of(buf, count):
+    """Median of ``buf[:count]`` (reordered in place); NaN when ``count`` is 0."""
+    if count == 0:
+        return np.nan
+    if count <= 32:  # insertion sort: small stacks, no allocation
+        for i in range(1, count):
+            v = buf[i]
+            j = i - 1
+            while j >= 0 and buf[j] > v:
+                buf[j + 1] = buf[j]
+                j -= 1
+            buf[j + 1] = v
+        if count % 2:
+            return buf[count // 2]
+        return 0.5 * (buf[count // 2 - 1] + buf[count // 2])
+    if count < BRACKET_MIN:
+        return np.median(buf[:count])  # numba's: quickselect on a copy
+    return _bracket_median(buf, count)
+
+
+@numba.njit(cache=True)
+def _bracket_median(buf, count):
+    """Exact median of a large sample in about one pass: a sub-sample's quantiles at 0.5 -/+ 2 %
+    bracket the median (their rank error is ~0.4 % at 20 000 sub-samples); the samples inside the
+    bracket (~4 %) are selected exactly, with the counts below it giving the ranks.  Falls back to a
+    full selection in the (practically impossible) case that the bracket misses."""
+    step = max(1, count // 20000)
+    sub = np.sort(buf[:count:step])
+    m = sub.size
+    lo = sub[max(0, int(0.48 * m) - 1)]
+    hi = sub[min(m - 1, int(0.52 * m) + 1)]
+    below = 0
+    inside = np.empty(count + 1, np.float64)
+    n_in = 0
+    for i in range(count):  # branch-free: the comparisons are coin flips for the predictor
+        v = buf[i]
+        below += v < lo
+        inside[n_in] = v
+        n_in += (v >= lo) & (v <= hi)
+    r0 = (count - 1) // 2  # the middle rank(s), 0-based
+    r1 = count // 2
+    if below <= r0 and r1 < below + n_in:
+        part = np.sort(inside[:n_in])
+        return 0.5 * (part[r0 - below] + part[r1 - below])
+    return np.median(buf[:count])
+
+
+@numba.njit(cache=True, nogil=True)
+def median_axis0(stack):
+    """Per column of ``stack`` (nsamples, npix) float32: the median of its finite samples."""
+    n, npix = stack.shape
+    out = np.empty(npix, np.float32)
+    block = np.empty((BLOCK, n), np.float64)
+    buf = np.empty(n, np.float64)
+    for b0 in range(0, npix, BLOCK):
+        nb = min(npix, b0 + BLOCK) - b0
+        for s in range(n):
+            for q in range(nb):
+                block[q, s] = stack[s, b0 + q]
+        for q in range(nb):
+            count = 0
+            for s in range(n):
+                v = block[q, s]
+                if np.isfinite(v):
+                    buf[count] = v
+                    count += 1
+            out[b0 + q] = _median_of(buf, count)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def nanmedian_rows(a):
+    """Per row of ``a`` (nrows, ncols) float32: the median of its finite values."""
+    nr, nc = a.shape
+    out = np.empty(nr, np.float32)
+    buf = np.empty(nc, np.float64)
+    for r in range(nr):
+        count = 0
+        for c in range(nc):  # branch-free gather of the finite values
+            v = a[r, c]
+            buf[count] = v
+            count += np.isfinite(v)
+        out[r] = _median_of(buf, count)
+    return out
+
+
+def median_along0(stack: np.ndarray) -> np.ndarray:
+    """NaN-ignoring median along axis 0 of any (nsamples, ...) array, float32."""
+    x = np.ascontiguousarray(stack, dtype=np.float32)
+    return median_axis0(x.reshape(x.shape[0], -1)).reshape(x.shape[1:])
+
+
+def median_of(values: np.ndarray) -> float:
+    """NaN-ignoring median of all values of an array (NaN if none is finite)."""
+    return float(nanmedian_rows(np.ascontiguousarray(values, dtype=np.float32).reshape(1, -1))[0])
+
+
+def nanmedian_last(a: np.ndarray) -> np.ndarray:
+    """NaN-ignoring median along the last axis of any array, float32."""
+    x = np.ascontiguousarray(a, dtype=np.float32)
+    return nanmedian_rows(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _abs_histogram(flat, nmax):
+    counts = np.zeros(nmax + 1, np.int64)
+    for i in range(flat.size):
+        v = flat[i]
+        if np.isfinite(v):
+            k = np.rint(abs(v))
+            counts[nmax if k >= nmax else np.int64(k)] += 1
+    return counts
+
+
+def abs_histogram(values: np.ndarray, nmax: int) -> np.ndarray:
+    """Counts of |values| (finite only) in 1-DN bins centred on integers, rounded half to even as
+    ``np.rint``; bin ``nmax`` also takes everything larger.  One pass, no temporaries."""
+    return _abs_histogram(np.ascontiguousarray(values, dtype=np.float32).ravel(), int(nmax))
