@@ -51,7 +51,8 @@ def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> 
     p.add_argument("--single-value", action="store_true", default=None)
     p.add_argument("--nproc", type=int, help=f"default {d.nproc}")
     p.add_argument("--engine", choices=["reffiles", "native"],
-                   help="reffiles (default): jwst_reffiles make_readnoise; native: one streaming pass on both cores")
+                   help="native (default): one streaming pass on both cores, jwst_reffiles' numbers in compatible mode; "
+                        "reffiles: jwst_reffiles make_readnoise itself")
     p.add_argument("--mode", choices=["compatible", "unbiased"],
                    help="native engine only: jwst_reffiles' estimator (default), or with its low bias divided out")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local-cluster|local",

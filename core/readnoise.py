@@ -59,7 +59,7 @@ class ReadnoiseParams:
     slice_width: int = 50
     single_value: bool = False
     nproc: int = 1
-    engine: str = "reffiles"  # "reffiles" (jwst_reffiles itself) or "native" (core.native, one pass)
+    engine: str = "native"  # "native" (core.native: one pass, jwst_reffiles' numbers) or "reffiles" (jwst_reffiles itself)
     mode: str = "compatible"  # native only: "compatible" (= jwst_reffiles) or "unbiased"
     # native only: None ($DARKS_DASK_SCHEDULER when set, else local), "local", "local-cluster" or
     # "tcp://HOST:PORT" (a running dask scheduler): see core.distributed.  The map does not depend on it.

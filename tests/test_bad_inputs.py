@@ -226,32 +226,36 @@ def test_odd_groups_independent_handled_and_said(bag, lab):
 
 
 def test_nan_and_saturated_samples_counted_and_reported(bag, lab):
-    """jwst_reffiles engine: the samples are used as jwst_reffiles does, and counted in a note (11 NaN in 6
-    pixels; 7 saturated in 5 pixels); a pixel NaN in every sample comes out NaN, never 0."""
+    """Default (native) engine: NaN and saturated samples are masked and counted in a note (11 in the
+    NaN file, 7 in the saturated one); a pixel NaN in every sample comes out NaN, never 0."""
     for s, out in bag["runs"]:
         assert_good_unchanged(s, lab)
         notes = block_of(s, [bag["nan"]])["readnoise"]["notes"]
-        assert any(n.startswith("11 NaN samples in 6 pixel(s)") for n in notes), notes
+        assert any("11 saturated or non-finite samples were masked" in n for n in notes), notes
         assert any("1 pixel(s) are NaN in every sample: set to NaN" in n for n in notes), notes
         notes = block_of(s, [bag["sat"]])["readnoise"]["notes"]
-        assert any(n.startswith("7 saturated samples (65535 DN) in 5 pixel(s)") for n in notes), notes
+        assert any("7 saturated or non-finite samples were masked" in n for n in notes), notes
         with fits.open(out / "NRCA3_SUBGRISM64" / "readnoise_NRCA3_SUBGRISM64.fits") as h:
             m = h["SCI"].data
         assert np.isnan(m[30, 700])  # not 0.0, as jwst_reffiles writes
         assert np.isfinite(m[31, 700]) and np.isfinite(m[10, 100])  # one NaN sample: the others are used
         assert np.isfinite(m).sum() == m.size - 1
+        with fits.open(out / "NRCA4_SUBGRISM64" / "readnoise_NRCA4_SUBGRISM64.fits") as h:
+            assert np.isfinite(h["SCI"].data).all()  # saturated samples left out, never a NaN pixel
 
 
-def test_native_engine_masks_nan_and_saturated_samples(nan_sat):
+def test_reffiles_engine_uses_and_counts_nan_and_saturated_samples(nan_sat):
+    """jwst_reffiles engine: the samples are used as jwst_reffiles does, and counted in a note (11 NaN in 6
+    pixels; 7 saturated in 5 pixels); a pixel NaN in every sample comes out NaN, never 0."""
     nan_file, sat_file = nan_sat
-    native = ReadnoiseParams(engine="native")
-    res = make_readnoise_map([nan_file], native)
-    assert any("11 saturated or non-finite samples were masked" in n for n in res.notes), res.notes
+    reffiles = ReadnoiseParams(engine="reffiles")
+    res = make_readnoise_map([nan_file], reffiles)
+    assert any(n.startswith("11 NaN samples in 6 pixel(s)") for n in res.notes), res.notes
+    assert any("1 pixel(s) are NaN in every sample: set to NaN" in n for n in res.notes), res.notes
     assert np.isnan(res.cds_noise_map[30, 700]) and np.isfinite(res.cds_noise_map[10, 100])
     assert np.isfinite(res.cds_noise_map).sum() == res.cds_noise_map.size - 1
-    res = make_readnoise_map([sat_file], native)
-    assert any("7 saturated or non-finite samples were masked" in n for n in res.notes), res.notes
-    assert np.isfinite(res.cds_noise_map).all()
+    res = make_readnoise_map([sat_file], reffiles)
+    assert any(n.startswith("7 saturated samples (65535 DN) in 5 pixel(s)") for n in res.notes), res.notes
 
 
 def test_mixed_geometry_and_readout_pattern_are_split_and_said(bag, lab):

@@ -53,7 +53,7 @@ def ctx():
 SESSIONS = [
     ("ground", "NRCA1", {}, ReadnoiseParams()),
     ("ground", "NRCB1", {}, ReadnoiseParams()),
-    ("flight", "NRCA1", {"engine": "native, compatible"}, ReadnoiseParams(engine="native")),
+    ("flight", "NRCA1", {"engine": "jwst_reffiles"}, ReadnoiseParams(engine="reffiles")),
     ("flight", "NRCB1", {"diff": "consecutive"}, ReadnoiseParams(group_diff_type="consecutive")),
     ("ground", "NRCA1", {"sigma": "4"}, ReadnoiseParams(clipping_sigma=4.0)),
 ]
@@ -228,9 +228,9 @@ def test_tab_closed_mid_compute_leaves_no_broken_entry(app_url, ctx, demo_like_r
     """A slow run (jwst_reffiles with 5-column slices re-reads every file 410 times) is abandoned by
     closing its tab while its progress bar moves; the store stays sound, and a new session computes
     (or loads) the same thing and shows the right numbers."""
-    folder, det, settings = "ground", "NRCB1", {"slice": "5"}
-    params = ReadnoiseParams(slice_width=5)  # the slice width changes the work, not the numbers
-    want = expected(folder, det, ReadnoiseParams())
+    folder, det, settings = "ground", "NRCB1", {"engine": "jwst_reffiles", "slice": "5"}
+    params = ReadnoiseParams(slice_width=5, engine="reffiles")  # the slice width changes the work, not the numbers
+    want = expected(folder, det, ReadnoiseParams(engine="reffiles"))
     files = _files(demo_like_root, folder, det)
 
     pg, = _open(ctx, app_url)

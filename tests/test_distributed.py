@@ -176,16 +176,17 @@ def test_readnoise_api_and_env_default_use_the_cluster(cluster, files, monkeypat
 
 def test_scheduler_parameter_is_validated(files, tmp_path):
     with pytest.raises(ParameterError, match="needs the native engine"):
-        ReadnoiseParams(scheduler="tcp://127.0.0.1:8786").validate()
+        ReadnoiseParams(engine="reffiles", scheduler="tcp://127.0.0.1:8786").validate()
     with pytest.raises(ParameterError, match="tcp://HOST"):
         ReadnoiseParams(engine="native", scheduler="my-cluster").validate()
     ReadnoiseParams(engine="native", scheduler="local-cluster").validate()
     from core.__main__ import build_parser
 
-    a = build_parser().parse_args(["analyze", str(files[0]), "--out", str(tmp_path), "--scheduler", "tcp://h:1"])
+    a = build_parser().parse_args(["analyze", str(files[0]), "--out", str(tmp_path), "--scheduler", "tcp://h:1",
+                                        "--engine", "reffiles"])
     assert a.scheduler == "tcp://h:1"
     with pytest.raises(ParameterError, match="needs the native engine"):
-        a.func(a)  # --engine reffiles (the default) with a scheduler: refused before any work
+        a.func(a)  # --engine reffiles with a scheduler: refused before any work
 
 
 def test_cli_analyze_with_scheduler(cluster, files, tmp_path):

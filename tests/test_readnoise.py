@@ -26,7 +26,8 @@ from tests.conftest import WHITE_BY_OUTPUT
 
 @pytest.fixture(scope="module")
 def results(white_sets):
-    return {det: make_readnoise_map([e.path for e in ex], ReadnoiseParams()) for det, ex in white_sets.items()}
+    params = ReadnoiseParams(engine="reffiles")
+    return {det: make_readnoise_map([e.path for e in ex], params) for det, ex in white_sets.items()}
 
 
 @pytest.mark.parametrize("det", ["NRCA1", "NRCB1"])
@@ -105,7 +106,7 @@ def test_odd_ngroups_with_independent_drops_last_group_and_says_so(tmp_path):
     spec = NoiseSpec(white_read=5.0)
     paths = [simulate_exposure(tmp_path / f"f{i}_uncal.fits", "NRCA2", ngroups=7, subarray="SUBGRISM64",
                                spec=spec, seed=i).path for i in range(2)]
-    res = make_readnoise_map(paths, ReadnoiseParams(group_diff_type="independent"))
+    res = make_readnoise_map(paths, ReadnoiseParams(group_diff_type="independent", engine="reffiles"))
     assert any("odd number of groups" in n for n in res.notes)
     factor = expected_clipped_std_factor(6, statistic="median")
     assert np.median(res.amp_table["median"]) == pytest.approx(5 * np.sqrt(2) * factor, rel=0.04)
@@ -114,7 +115,7 @@ def test_odd_ngroups_with_independent_drops_last_group_and_says_so(tmp_path):
 def test_too_few_differences_for_ramp_is_refused(tmp_path):
     p = simulate_exposure(tmp_path / "two_uncal.fits", "NRCA1", ngroups=2, subarray="SUBGRISM64", seed=1).path
     with pytest.raises(InputError, match="ramp.*at least 2 group differences"):
-        make_readnoise_map([p], ReadnoiseParams(method="ramp"))
+        make_readnoise_map([p], ReadnoiseParams(method="ramp", engine="reffiles"))
 
 
 def test_all_nan_pixels_come_out_nan_not_zero(tmp_path):
@@ -124,7 +125,7 @@ def test_all_nan_pixels_come_out_nan_not_zero(tmp_path):
         h["SCI"].data = h["SCI"].data.astype(np.float32)
         h["SCI"].data[:, :, 30, 700] = np.nan
         h.writeto(tmp_path / "nan_uncal.fits")
-    res = make_readnoise_map([tmp_path / "nan_uncal.fits"], ReadnoiseParams())
+    res = make_readnoise_map([tmp_path / "nan_uncal.fits"], ReadnoiseParams(engine="reffiles"))
     assert np.isnan(res.cds_noise_map[30, 700])
     assert np.isfinite(res.cds_noise_map[31, 700])
     assert any("NaN in every sample" in n for n in res.notes)
@@ -133,7 +134,7 @@ def test_all_nan_pixels_come_out_nan_not_zero(tmp_path):
 def test_mixed_shapes_are_refused_with_the_shapes_named(white_sets, tmp_path):
     sub = simulate_exposure(tmp_path / "s_uncal.fits", "NRCA1", ngroups=4, subarray="SUBGRISM64", seed=3).path
     with pytest.raises(InputError, match="different frame shapes"):
-        make_readnoise_map([white_sets["NRCA1"][0].path, sub], ReadnoiseParams())
+        make_readnoise_map([white_sets["NRCA1"][0].path, sub], ReadnoiseParams(engine="reffiles"))
 
 
 @pytest.mark.parametrize("bad", [dict(clipping_sigma=0), dict(slice_width=0), dict(method="median"),
