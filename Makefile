@@ -12,6 +12,7 @@ $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -c "import core.clipkernel as k; k.warm_up()"  # compile the numba kernels once, cached on disk
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -5,7 +5,7 @@ Two modes, labelled wherever a number appears:
 * ``compatible``: the same estimator as jwst_reffiles 1.0.1 (astropy ``sigma_clip`` with a median
   centre and ddof=0 std bounds, strict ``<``/``>`` rejection, at most ``max_clipping_iters``
   passes, then ``np.std`` with ddof=0 of the kept samples); its maps match jwst_reffiles to float
-  rounding.
+  rounding.  The clip is :mod:`core.clipkernel`, a compiled replica of astropy's routine.
 * ``unbiased``: the compatible estimate divided by its expected value for Gaussian noise with the
   same number of samples (:func:`core.readnoise.expected_clipped_std_factor`, Monte Carlo with the
   same clipping), so that its expectation equals the true CDS noise: this removes both the
@@ -208,5 +208,6 @@ def readnoise_stripe(ramps, y0: int, y1: int, method: str = "stack", group_diff_
 
 
 def _clipped_mean(stack: np.ndarray, sigma: float, maxiters: int) -> np.ndarray:
-    """astropy sigma_clip (median centre) then the mean of the kept values, along axis 0."""
+    """astropy's sigma_clip (median centre, replicated in core.clipkernel), then the mean of the kept
+    values, along axis 0."""
     return clipped_mean_fast(stack, sigma, maxiters)
