@@ -111,9 +111,11 @@ def readnoise_params_sidebar() -> ReadnoiseParams:
     sigma = sb.number_input("Clipping sigma", min_value=0.5, max_value=20.0, value=3.0, step=0.5, key="rn_sigma")
     iters = sb.number_input("Max clipping iterations", min_value=1, max_value=20, value=3, step=1, key="rn_iters")
     width = sb.number_input("Slice width (columns)", min_value=1, max_value=2048, value=50, step=10, key="rn_slice",
-                            help="stack only: columns per slice; jwst_reffiles re-reads every file per slice.")
+                            help="jwst_reffiles engine, stack only: columns per slice (it re-reads every file per slice). "
+                                 "The native engine reads row stripes and ignores it; the numbers do not depend on it.")
     single = sb.checkbox("Single value (whole map = clipped mean)", key="rn_single")
-    nproc = sb.number_input("Processes (nproc)", min_value=1, max_value=8, value=1, step=1, key="rn_nproc")
+    nproc = sb.number_input("Processes (nproc)", min_value=1, max_value=8, value=1, step=1, key="rn_nproc",
+                            help="jwst_reffiles engine only: worker processes. The native engine always uses both cores.")
     scheduler = None
     if engine == "native":
         scheduler = sb.text_input(

@@ -24,8 +24,9 @@ from core.rest2014 import Rest2014Params, analyze_rest2014
 from pages import _ui as ui
 
 st.title("Readnoise")
-st.caption("Per-pixel temporal noise of group differences (CDS), computed by jwst_reffiles `make_readnoise` "
-           "itself. Units: **DN, CDS** (noise of one group difference); per-read noise = CDS / √2.")
+st.caption("Per-pixel temporal noise of group differences (CDS): jwst_reffiles' estimator, computed by the native "
+           "engine (the same samples clipped, one pass over the data) or by jwst_reffiles `make_readnoise` itself "
+           "(sidebar). Units: **DN, CDS** (noise of one group difference); per-read noise = CDS / √2.")
 
 groups, _ = ui.selected_groups()
 group = ui.group_picker(groups)
