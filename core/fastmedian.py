@@ -12,7 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-BLOCK = 1024  # pixels per transposed block (see core.clipkernel)
+from .clipkernel import BLOCK  # pixels per block: one tuning for both modules
+
 BRACKET_MIN = 200_000  # samples from which a bracketed selection beats a full one
 
 

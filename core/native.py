@@ -70,7 +70,7 @@ def unbias(std: np.ndarray, n: np.ndarray, sigma: float, maxiters: int, n_sample
 
 
 def _stripe_rows(shapes: Sequence[tuple], budget: int = STRIPE_BUDGET_BYTES) -> int:
-    per_row = sum(s[0] * s[1] * s[3] * 4 for s in shapes) * 3  # raw + CDS + float64 work copies
+    per_row = sum(s[0] * s[1] * s[3] * 4 for s in shapes) * 3  # raw float32 + CDS + the stacked copy the clip reads
     return int(max(1, min(shapes[0][2], budget // max(per_row, 1))))
 
 
@@ -184,7 +184,7 @@ def file_stripe_map(ramp, y0: int, y1: int, group_diff_type: str = "independent"
 
 def combine_file_maps(maps: Sequence[np.ndarray], clipping_sigma: float = 3.0, max_clipping_iters: int = 3) -> np.ndarray:
     """The ``ramp`` method's reduce step: clipped mean across files of their per-file maps (one stripe)."""
-    return _clipped_mean(np.stack(maps), clipping_sigma, max_clipping_iters)
+    return clipped_mean_fast(np.stack(maps), clipping_sigma, max_clipping_iters)
 
 
 def readnoise_stripe(ramps, y0: int, y1: int, method: str = "stack", group_diff_type: str = "independent",
@@ -205,9 +205,3 @@ def readnoise_stripe(ramps, y0: int, y1: int, method: str = "stack", group_diff_
             return _std_map(np.concatenate(cds_list, axis=0), clipping_sigma, max_clipping_iters, mode), nbad
         parts = [file_stripe_map(r, y0, y1, group_diff_type, clipping_sigma, max_clipping_iters, mode) for r in rs]
     return combine_file_maps([m for m, _ in parts], clipping_sigma, max_clipping_iters), sum(n for _, n in parts)
-
-
-def _clipped_mean(stack: np.ndarray, sigma: float, maxiters: int) -> np.ndarray:
-    """astropy's sigma_clip (median centre, replicated in core.clipkernel), then the mean of the kept
-    values, along axis 0."""
-    return clipped_mean_fast(stack, sigma, maxiters)
