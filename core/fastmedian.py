@@ -9,12 +9,29 @@ without a finite value gives NaN.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
 from .clipkernel import BLOCK  # pixels per block: one tuning for both modules
 
 BRACKET_MIN = 200_000  # samples from which a bracketed selection beats a full one
+THREADS = 2  # the kernels release the GIL; large calls are split over this many threads
+SPLIT_MIN = 1 << 18  # elements from which a call is worth splitting
+_pool = ThreadPoolExecutor(THREADS, thread_name_prefix="fastmedian")
+
+
+def _split_rows(kernel, a: np.ndarray, out_dtype=np.float32) -> np.ndarray:
+    """``kernel`` on row blocks of 2-D ``a`` in :data:`THREADS` threads (kernel: rows -> one value
+    per row along axis 0 of its result).  Plain threads rather than numba ``parallel=True``: no
+    OpenMP runtime needed, and safe when two analysis sections call the kernels at once."""
+    n = a.shape[0]
+    if a.size < SPLIT_MIN or n < 2 * THREADS:
+        return kernel(a)
+    cuts = np.linspace(0, n, THREADS + 1).astype(int)
+    parts = list(_pool.map(kernel, [a[c0:c1] for c0, c1 in zip(cuts[:-1], cuts[1:])]))
+    return np.concatenate(parts).astype(out_dtype, copy=False)
 
 
 @numba.njit(cache=True, inline="always")
@@ -107,7 +124,13 @@ def nanmedian_rows(a):
 def median_along0(stack: np.ndarray) -> np.ndarray:
     """NaN-ignoring median along axis 0 of any (nsamples, ...) array, float32."""
     x = np.ascontiguousarray(stack, dtype=np.float32)
-    return median_axis0(x.reshape(x.shape[0], -1)).reshape(x.shape[1:])
+    flat = x.reshape(x.shape[0], -1)
+    # Split over pixels (the columns): the kernel sees a (nsamples, npix_part) view each.
+    if flat.size < SPLIT_MIN or flat.shape[1] < 2 * THREADS * BLOCK:
+        return median_axis0(flat).reshape(x.shape[1:])
+    cuts = np.linspace(0, flat.shape[1], THREADS + 1).astype(int)
+    parts = _pool.map(lambda c: median_axis0(np.ascontiguousarray(flat[:, c[0]:c[1]])), zip(cuts[:-1], cuts[1:]))
+    return np.concatenate(list(parts)).reshape(x.shape[1:])
 
 
 def median_of(values: np.ndarray) -> float:
@@ -118,7 +141,7 @@ def median_of(values: np.ndarray) -> float:
 def nanmedian_last(a: np.ndarray) -> np.ndarray:
     """NaN-ignoring median along the last axis of any array, float32."""
     x = np.ascontiguousarray(a, dtype=np.float32)
-    return nanmedian_rows(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
+    return _split_rows(nanmedian_rows, x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
 
 
 @numba.njit(cache=True, nogil=True)
