@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -87,8 +88,19 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ParameterError
-from .fastmedian import median_along0, median_of, nanmedian_last
+from .fastmedian import median_along0, median_of
 from .geometry import PIXEL_TIME_S, Layout
+from .onefkernel import (
+    abs_dev_subsample,
+    accumulate_power,
+    center_and_clip,
+    clipped_stack_mean,
+    neighbour_diff_sumsq,
+    row_corrected,
+    row_medians,
+    savgol_split_sums,
+    side_sums,
+)
 from .ramps import GROUP_DIFF_TYPES, SATURATED_DN, cds_frames, layout_from_header, n_cds, stripes
 
 UNITS = "DN rms in a CDS frame"
@@ -105,6 +117,7 @@ MAX_BANDING_FRAMES = 256  # columns of the banding image (CDS frames, evenly sub
 FFT_WORKERS = 2  # the 4 outputs' transforms split over both cores
 STRIPE_BUDGET = 64 * 2**20  # bytes of float32 per row stripe in the median pass
 Progress = Callable[[float, str], None]
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="onef")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -286,20 +299,15 @@ def stack_mean_factor(ncds: int, diff_type: str) -> float:
 def _pixel_stack_mean(d: np.ndarray) -> np.ndarray:
     """Per-pixel mean over axis 0 of a CDS stack, ignoring NaN and samples further than
     ``CLIP_SIGMA`` robust sigma from the pixel's median (cosmic rays).  Linear for Gaussian data,
-    unlike the median, whose white-noise removal changes when 1/f noise is present."""
-    med = median_along0(d)
-    dev = np.abs(d - med)
-    sig = _robust_sigma(dev[np.isfinite(dev)])
-    bad = ~np.isfinite(d)
-    if sig > 0:
-        with np.errstate(invalid="ignore"):
-            bad |= dev > CLIP_SIGMA * sig
-    if not bad.any():
-        return d.mean(axis=0)
-    n = (~bad).sum(axis=0)
-    s = np.where(bad, 0.0, d).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / np.maximum(n, 1), np.nan).astype(np.float32)
+    unlike the median, whose white-noise removal changes when 1/f noise is present.  The robust
+    sigma is that of all the stack's deviations from their pixel medians (compiled passes)."""
+    x = np.ascontiguousarray(d, dtype=np.float32)
+    flat = x.reshape(x.shape[0], -1)
+    med = median_along0(flat)
+    sub = abs_dev_subsample(flat, med, 200_000)
+    sig = float(1.4826 * median_of(sub)) if sub.size else 0.0
+    mean = clipped_stack_mean(flat, med, CLIP_SIGMA * sig if sig > 0 else 0.0)
+    return mean.reshape(x.shape[1:])
 
 
 def _robust_sigma(v: np.ndarray) -> float:
@@ -437,6 +445,10 @@ class _Accumulator:
         self.td_unc_sumsq = np.zeros(self.nout)
         self.td_unc_n = np.zeros(self.nout)
         self.sg_gain = float(np.sum(savgol_coeffs(SAVGOL_WINDOW, SAVGOL_ORDER) ** 2))
+        self.sg_coeffs = savgol_coeffs(SAVGOL_WINDOW, SAVGOL_ORDER, use="dot").astype(np.float64)
+        self.pair_a = np.array([a for a, _ in self.pairs], np.int64)
+        self.pair_b = np.array([b for _, b in self.pairs], np.int64)
+        self._cross_scratch = np.zeros((0, self.nf))
 
     # -- spectra -----------------------------------------------------------------------------
     def _fft(self, x: np.ndarray) -> np.ndarray:
@@ -451,42 +463,24 @@ class _Accumulator:
         chans = lay.channel_images(d_sci)  # (nout, ny, w) read order, a copy
         finite = np.isfinite(chans)
         valid = finite & self.active
-        meds = np.zeros(self.nout, np.float32)
-        for k in range(self.nout):
-            v = chans[k][valid[k]]
-            if v.size == 0:
-                continue
-            meds[k] = median_of(v)
-            chans[k] -= meds[k]
-            sig = _robust_sigma(v - meds[k])
-            if sig > 0:
-                with np.errstate(invalid="ignore"):
-                    out = valid[k] & (np.abs(chans[k]) > CLIP_SIGMA * sig)
-                n_out = int(out.sum())
-                if n_out:
-                    valid[k] &= ~out
-                    self.nclipped += n_out
-        nvalid = valid.sum(axis=(1, 2))
+        # Per output: centre on the median, clip beyond CLIP_SIGMA robust sigma (compiled, one pass).
+        x, _, nclipped, nvalid, sumsq, rowsum, nrow = _by_output_halves(center_and_clip, chans, valid,
+                                                                         CLIP_SIGMA)
+        self.nclipped += int(nclipped)
         self.nsamples += int(nvalid.sum())
-        x = np.where(valid, chans, np.float32(0)).astype(np.float32, copy=False)
 
         X = self._fft(x)
-        self.auto += weight * (X.real.astype(np.float64) ** 2 + X.imag.astype(np.float64) ** 2)
-        for j, (a, b) in enumerate(self.pairs):
-            self.cross[j] += weight * (X[a].real.astype(np.float64) * X[b].real
-                                       + X[a].imag.astype(np.float64) * X[b].imag)
-            self.n_cross[j] += np.count_nonzero(valid[a] & valid[b])
+        accumulate_power(X, float(weight), self.auto, self.cross, self.pair_a, self.pair_b)
         del X
+        for j, (a, b) in enumerate(self.pairs):
+            self.n_cross[j] += np.count_nonzero(valid[a] & valid[b])
         self.n_auto += nvalid
-        x64 = x.astype(np.float64)
-        self.sumsq += weight * np.einsum("kij,kij->k", x64, x64)
-        del x64
+        self.sumsq += weight * sumsq
         self.nframes += 1
 
         # Row averages of the active pixels of each output (banding).
-        nrow = valid.sum(axis=2)  # (nout, ny)
         rows_ok = nrow > 0
-        rowavg = np.where(rows_ok, x.sum(axis=2, dtype=np.float64) / np.maximum(nrow, 1), 0.0)
+        rowavg = np.where(rows_ok, rowsum / np.maximum(nrow, 1), 0.0)
         self.rowavg_sumsq += weight * (rowavg ** 2).sum(axis=1)
         self.rowavg_n += rows_ok.sum(axis=1)
         self.rowavg_inv_npix += (1.0 / np.maximum(nrow, 1) * rows_ok).sum(axis=1)
@@ -497,8 +491,7 @@ class _Accumulator:
         self._time_domain(x, valid, weight)
 
         if (self.nframes - 1) % self.band_stride == 0:
-            rows = np.where(valid, chans, np.nan).transpose(1, 0, 2).reshape(lay.ny, -1)
-            self.band_cols.append(nanmedian_last(rows))
+            self.band_cols.append(_row_medians(chans, valid))
             self.band_frames.append(label)
 
     def _side_correction(self, chans, finite, valid, weight) -> None:
@@ -506,9 +499,7 @@ class _Accumulator:
         from scipy.ndimage import uniform_filter1d
 
         side = finite & self.side
-        vals = np.where(side, chans, 0.0)
-        num = vals.sum(axis=(0, 2), dtype=np.float64)  # per read-order row
-        cnt = side.sum(axis=(0, 2)).astype(np.float64)
+        num, cnt = side_sums(chans, side)  # per read-order row
         has = cnt > 0
         if not has.any():
             return
@@ -521,27 +512,21 @@ class _Accumulator:
         # on active pixels (whose white level the spectrum gives) and subtracted in _finish.
         for mask, ssq, cnt_ in ((side, self.side_diff_sumsq, self.side_diff_n),
                                 (valid, self.act_diff_sumsq, self.act_diff_n)):
-            pair = mask[..., 1:] & mask[..., :-1]
-            dd = np.where(pair, chans[..., 1:] - chans[..., :-1], 0.0).astype(np.float64)
-            ssq += weight * np.einsum("kij,kij->k", dd, dd)
-            cnt_ += pair.sum(axis=(1, 2))
+            dss, dn = _by_output_halves(neighbour_diff_sumsq, chans, mask)
+            ssq += weight * dss
+            cnt_ += dn
         # Running mean over SIDE_SMOOTH_ROWS rows (rows without side pixels carry no weight).
         snum = uniform_filter1d(num, SIDE_SMOOTH_ROWS, mode="nearest")
         scnt = uniform_filter1d(cnt, SIDE_SMOOTH_ROWS, mode="nearest")
         corr = np.where(scnt > 0, snum / np.where(scnt > 0, scnt, 1), 0.0).astype(np.float32)
-        after = chans - corr[None, :, None]
-        for k in range(self.nout):
-            v = after[k][valid[k]]
-            if v.size:
-                after[k] -= median_of(v)
-        xa = np.where(valid, after, np.float32(0)).astype(np.float32, copy=False)
+        xa, sumsq_after, rowsum_after = _by_output_halves(row_corrected, chans, valid, corr)
         X = self._fft(xa)
-        self.auto_after += weight * (X.real.astype(np.float64) ** 2 + X.imag.astype(np.float64) ** 2)
+        accumulate_power(X, float(weight), self.auto_after, self._cross_scratch, self.pair_a[:0],
+                         self.pair_b[:0])
         del X
-        xa64 = xa.astype(np.float64)
-        self.sumsq_after += weight * np.einsum("kij,kij->k", xa64, xa64)
+        self.sumsq_after += weight * sumsq_after
         nrow = valid.sum(axis=2)
-        rowavg = np.where(nrow > 0, xa.sum(axis=2, dtype=np.float64) / np.maximum(nrow, 1), 0.0)
+        rowavg = np.where(nrow > 0, rowsum_after / np.maximum(nrow, 1), 0.0)
         self.rowavg_sumsq_after += weight * (rowavg ** 2).sum(axis=1)
 
     def _time_domain(self, x, valid, weight) -> None:
@@ -550,14 +535,40 @@ class _Accumulator:
 
         flat = x.reshape(self.nout, -1)
         vm = valid.reshape(self.nout, -1)
-        model = savgol_filter(flat, SAVGOL_WINDOW, SAVGOL_ORDER, axis=-1, mode="interp")
-        corr = model.mean(axis=0)
-        unc = model - corr
-        for k in range(self.nout):
-            self.td_corr_sumsq += weight * float(np.sum(corr[vm[k]].astype(np.float64) ** 2))
-            self.td_corr_n += int(vm[k].sum())
-            self.td_unc_sumsq[k] += weight * float(np.sum(unc[k][vm[k]].astype(np.float64) ** 2))
-            self.td_unc_n[k] += int(vm[k].sum())
+        h = SAVGOL_WINDOW // 2
+        # The end samples: scipy's mode="interp" polynomial fit of the first/last window.
+        edges = np.stack([savgol_filter(flat[:, :SAVGOL_WINDOW], SAVGOL_WINDOW, SAVGOL_ORDER, axis=-1,
+                                        mode="interp")[:, :h],
+                          savgol_filter(flat[:, -SAVGOL_WINDOW:], SAVGOL_WINDOW, SAVGOL_ORDER, axis=-1,
+                                        mode="interp")[:, -h:]], axis=1).astype(np.float64)
+        corr_ss, corr_n, unc_ss, unc_n = savgol_split_sums(flat, vm, self.sg_coeffs, edges)
+        self.td_corr_sumsq += weight * corr_ss
+        self.td_corr_n += int(corr_n)
+        self.td_unc_sumsq += weight * unc_ss
+        self.td_unc_n += unc_n
+
+
+def _by_output_halves(kernel, chans: np.ndarray, mask: np.ndarray, *args):
+    """``kernel(chans, mask, *args)`` on the first and second half of the outputs in two threads
+    (the kernels release the GIL and treat outputs independently); array results are joined along
+    the output axis, scalar results (counts) added."""
+    nout = chans.shape[0]
+    if nout < 2:
+        return kernel(chans, mask, *args)
+    h = nout // 2
+    a, b = _POOL.map(lambda s: kernel(chans[s], mask[s], *args), (slice(0, h), slice(h, nout)))
+    return tuple(np.concatenate([u, v]) if isinstance(u, np.ndarray) else u + v for u, v in zip(a, b))
+
+
+def _row_medians(chans: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Median of each read-order row over all outputs' valid samples (NaN if none): the two row
+    halves on the two cores (the kernel releases the GIL)."""
+    ny = chans.shape[1]
+    half = ny // 2
+    if half == 0:
+        return row_medians(chans, valid, 0, ny)
+    parts = list(_POOL.map(lambda r: row_medians(chans, valid, r[0], r[1]), ((0, half), (half, ny))))
+    return np.concatenate(parts)
 
 
 # ------------------------------------------------------------------------------------------------
