@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import queue
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -105,9 +107,19 @@ def _recheck(group: DetectorGroup, res: GroupResult) -> DetectorGroup:
     return group if len(present) == len(group.files) else replace(group, files=present)
 
 
+SECTION_WORKERS = 2  # steps run at once: the machine's two cores (the kernels release the GIL)
+
+
 def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progress | None = None,
-                  store=None) -> GroupResult:
+                  store=None, workers: int = SECTION_WORKERS) -> GroupResult:
     """Run readnoise and every available section on one detector group; errors become messages.
+
+    The steps are independent readers of the same files, so ``workers`` of them run at once
+    (threads: the compiled kernels, FFTs and file reads release the GIL; each step's memory is
+    bounded by its own stripe budget).  ``progress`` is only ever called from the calling thread:
+    the steps post their progress to a queue that this thread drains (Streamlit widgets may only be
+    updated from the script thread).  ``timings`` holds each step's own wall time and
+    ``total_s``, the group's wall time.
 
     With a :class:`core.store.ResultStore`, results already stored for the same files and
     parameters are loaded instead of recomputed.  Files that cannot be read any more are skipped
@@ -119,44 +131,92 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
     if not group.files:
         res.errors.append("no file of this group can be read any more")
         return res
-    steps = [s for s in SECTIONS if s.name in opts.sections]
-    n = 1 + len(steps)
+    t_group = time.perf_counter()
+    events: queue.SimpleQueue = queue.SimpleQueue()
 
-    def sub(i):
-        return lambda f, m: progress((i + f) / n, f"{group.key}: {m}")
-
-    t0 = time.perf_counter()
-    try:
-        res.readnoise = _stored(store, "readnoise", group.paths, opts.readnoise,
-                                lambda: make_readnoise_map(group.paths, opts.readnoise, opts.crds, progress=sub(0)),
-                                res)
-    except Exception as e:  # one human line per failed step; the other steps and groups proceed
-        res.errors.append(_message("readnoise", e))
-    if opts.reference and res.readnoise is not None:
+    def readnoise_step(report):
+        errors = []
         try:
-            ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
-            ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
-                                              labels=("data", "reference"))
-            res.comparison = (ratio, diff, table, ref_meta)
-        except Exception as e:
-            res.errors.append(_message("reference comparison", e))
-    res.timings["readnoise_s"] = round(time.perf_counter() - t0, 3)
+            res.readnoise = _stored(store, "readnoise", group.paths, opts.readnoise,
+                                    lambda: make_readnoise_map(group.paths, opts.readnoise, opts.crds,
+                                                               progress=report), res)
+        except Exception as e:  # one human line per failed step; the other steps and groups proceed
+            errors.append(_message("readnoise", e))
+        if opts.reference and res.readnoise is not None:
+            try:
+                ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
+                ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
+                                                  labels=("data", "reference"))
+                res.comparison = (ratio, diff, table, ref_meta)
+            except Exception as e:
+                errors.append(_message("reference comparison", e))
+        return errors
 
-    for i, section in enumerate(steps, start=1):
+    def section_step(section, func, params):
+        def run(report):
+            try:
+                res.sections[section.name] = _stored(store, section.name, group.paths, params,
+                                                     lambda: func(group.paths, params, progress=report), res)
+            except Exception as e:
+                return [_message(section.name, e)]
+            return []
+        return run
+
+    steps = [("readnoise", readnoise_step)]  # (timing name, step) in report order
+    for section in SECTIONS:
+        if section.name not in opts.sections:
+            continue
         loaded = section.load()
         if loaded is None:
             continue
         func, params_cls = loaded
         params = opts.section_params.get(section.name) or params_cls()
+        steps.append((section.name, section_step(section, func, params)))
+    n = len(steps)
+    fractions = [0.0] * n
+
+    def timed(i, step):
         t0 = time.perf_counter()
-        try:
-            res.sections[section.name] = _stored(store, section.name, group.paths, params,
-                                                 lambda f=func, p=params, i=i: f(group.paths, p, progress=sub(i)), res)
-        except Exception as e:
-            res.errors.append(_message(section.name, e))
-        res.timings[f"{section.name}_s"] = round(time.perf_counter() - t0, 3)
+        errors = step(lambda f, m: events.put((i, f, m)))
+        return errors, round(time.perf_counter() - t0, 3)
+
+    # Longest steps first (1/f, then reference pixels) so the two workers finish together.
+    order = sorted(range(n), key=lambda i: _EXPECTED_ORDER.index(steps[i][0])
+                   if steps[i][0] in _EXPECTED_ORDER else len(_EXPECTED_ORDER))
+    outcomes: dict[int, tuple] = {}
+
+    def drain():
+        while True:
+            try:
+                i, f, m = events.get_nowait()
+            except queue.Empty:
+                return
+            fractions[i] = max(fractions[i], min(1.0, f))
+            progress(sum(fractions) / n, f"{group.key}: {m}")
+
+    with ThreadPoolExecutor(max(1, int(workers)), thread_name_prefix="analysis") as pool:
+        futures = {pool.submit(timed, i, steps[i][1]): i for i in order}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            for fut in done:
+                outcomes[futures[fut]] = fut.result()
+    drain()
+    for i, (name, _) in enumerate(steps):
+        errors, seconds = outcomes[i]
+        res.errors.extend(errors)
+        res.timings[f"{name}_s"] = seconds
+    res.timings["total_s"] = round(time.perf_counter() - t_group, 3)
+    # Completion order varies from run to run; products and messages follow the step order.
+    names = [name for name, _ in steps]
+    res.sections = {k: res.sections[k] for k in names if k in res.sections}
+    res.cached.sort(key=lambda k: names.index(k) if k in names else n)
     progress(1.0, f"{group.key}: done")
     return res
+
+
+_EXPECTED_ORDER = ("onef", "refpix", "readnoise_rest2014", "readnoise")
 
 
 def write_group_products(res: GroupResult, out: Path) -> dict:
