@@ -52,12 +52,17 @@ Per-reference-pixel noise
     *unstable* when its robust z-score (median and 1.4826 MAD, computed on noise^(2/3), the
     Wilson-Hilferty cube root of the variance, which is close to normal) within its group
     (amp, row or column, even or odd) exceeds ``flag_sigma``.
+
+The active pixels of each stripe go through compiled kernels (:mod:`core.refpixkernel`, same
+results as the numpy of :func:`_active_numpy`), the amps and row halves on both cores while the
+next stripe is read.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,14 +74,19 @@ from .errors import InputError, ParameterError
 from .fastmedian import abs_histogram, median_of, nanmedian_last
 from .geometry import CHANNEL_WIDTH, FULL_SIZE, NREF, Layout
 from .ramps import Ramp, layout_from_header, stripes
+from .refpixkernel import active_levels, cross_hist, pair_hist
 
 LEVEL_CLIP_SIGMA = 6.0  # robust sigma; pixel left out of an integration's levels beyond this
-STRIPE_BUDGET_BYTES = 32 * 2**20  # float32 data per stripe (intermediates are a few times more)
+CLIP_SUBSAMPLE = 2_000_000  # the clip's robust sigma comes from about this many |deviations|
+STRIPE_BUDGET_BYTES = 32 * 2**20  # float32 data per stripe (two are held: the next is read meanwhile)
 HIST_MAX_DN = 8192  # |pair difference| histogram range (larger values go in the last bin)
 MAD_TO_SIGMA = 1.482602218505602
 HALF_NORMAL_MEDIAN = 0.6744897501960817
 MIN_GROUP_FOR_FLAGS = 8
 MIN_CORRELATION_DOF = 4  # independent drift values (nints x (ngroups - 2)) for a correlation
+
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="refpix")  # the kernels release the GIL: both cores
+_READER = ThreadPoolExecutor(1, thread_name_prefix="refpix-read")  # reads the next stripe meanwhile
 
 ROW_KINDS = ("bottom_even", "bottom_odd", "top_even", "top_odd")
 COL_KINDS = ("left", "right")
@@ -102,15 +112,22 @@ class RefPixParams:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
+def _group_weights(G: int) -> tuple[np.ndarray, np.float32]:
+    """Centred group index (G,) float32 and its sum of squares: the straight-line fit's weights."""
+    g = np.arange(G, dtype=np.float32) - np.float32((G - 1) / 2)
+    return g, np.float32((g**2).sum())
+
+
 def _detrend(d: np.ndarray) -> np.ndarray:
     """Remove each pixel's straight-line fit over the group axis (axis 1) of (nints, G, ...)."""
     G = d.shape[1]
     m = d.mean(axis=1, keepdims=True)
     if G < 2:
         return d - m
-    g = (np.arange(G, dtype=np.float32) - np.float32((G - 1) / 2)).reshape((1, G) + (1,) * (d.ndim - 2))
+    gw, g2 = _group_weights(G)
+    g = gw.reshape((1, G) + (1,) * (d.ndim - 2))
     dm = d - m
-    b = (g * dm).sum(axis=1, keepdims=True) / np.float32((g**2).sum())
+    b = (g * dm).sum(axis=1, keepdims=True) / g2
     dm -= g * b
     return dm
 
@@ -134,12 +151,53 @@ def _keep_pixels(resid: np.ndarray, nan: bool) -> np.ndarray:
     cm = _median(resid, axis=2, nan=nan)[:, :, None]
     dev = np.abs(resid - cm)
     flat = dev.ravel()
-    step = max(1, flat.size // 2_000_000)
+    step = max(1, flat.size // CLIP_SUBSAMPLE)
     s = MAD_TO_SIGMA * _median(flat[::step])
     if not np.isfinite(s) or s <= 0:
         return finite
     with np.errstate(invalid="ignore"):
         return finite & (np.nan_to_num(dev, nan=np.inf).max(axis=1) <= LEVEL_CLIP_SIGMA * s)
+
+
+def _active_numpy(da: np.ndarray, side: tuple[np.ndarray, np.ndarray] | None):
+    """Clipped level sums of active pixels ``da`` (nints, G, rows, cols) of one amp, in numpy.
+
+    Returns (raw_sum (nints, G), resid_sum (nints, G), kept pixel counts (nints,), side_cm
+    (nints, G, rows, 2) or None, hist): the sums over each integration's kept pixels of the raw
+    and the de-ramped values (float64); with ``side`` (column positions of the even and odd
+    detector columns) the per-row medians of the de-ramped values of each parity; the histogram
+    of |CDS pair differences| two columns apart.  The reference for
+    :func:`core.refpixkernel.active_levels`, which gives the same in one pass and is used instead
+    except for a single pixel (whose group sums numpy adds pairwise, not in order).
+    """
+    nints, G = da.shape[:2]
+    ra = _detrend(da)
+    r3 = ra.reshape(nints, G, -1)
+    keep = _keep_pixels(r3, nan=True)
+    kf = keep[:, None, :]
+    res_sum = np.where(kf, r3, 0.0).sum(axis=2, dtype=np.float64)
+    raw_sum = np.where(kf, da.reshape(nints, G, -1), 0.0).sum(axis=2, dtype=np.float64)
+    side_cm = None
+    if side is not None:
+        side_cm = np.stack([_median(ra[..., cols], axis=-1, nan=True) for cols in side], axis=-1)
+    c = np.diff(da, axis=1)
+    li, ri = _pair_index(c.shape[-1])
+    hist = _hist_abs(c[..., li] - c[..., ri]) if li.size else np.zeros(HIST_MAX_DN + 1, np.int64)
+    return raw_sum, res_sum, keep.sum(axis=1), side_cm, hist
+
+
+def _active(d: np.ndarray, y0: int, y1: int, x0: int, x1: int, side: tuple[np.ndarray, np.ndarray] | None,
+            scratch: np.ndarray):
+    """:func:`_active_numpy` of one amp's active pixels ``d[:, :, y0:y1, x0:x1]`` of a stripe,
+    through the kernel.  Runs in a pool thread: the kernel releases the GIL."""
+    if (y1 - y0) * (x1 - x0) < 2:
+        return _active_numpy(d[:, :, y0:y1, x0:x1], side)
+    gw, g2 = _group_weights(d.shape[1])
+    none = np.zeros(0, np.int64)
+    s0, s1 = side if side is not None else (none, none)
+    raw_sum, res_sum, n_kept, side_cm, hist = active_levels(
+        d, y0, y1, x0, x1, gw, g2, LEVEL_CLIP_SIGMA, MAD_TO_SIGMA, CLIP_SUBSAMPLE, s0, s1, HIST_MAX_DN, scratch)
+    return raw_sum, res_sum, n_kept, side_cm if side is not None else None, hist
 
 
 def _pair_index(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +297,18 @@ def _resid_ss(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ss, valid.sum(axis=0) * float(G - 2)
 
 
+def _read_order(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Per detector output k: science column ``start[k] + step[k] * p`` of its p-th pixel read in a
+    row (:meth:`Layout.channel_images` applied to column indices; step is +1 or -1)."""
+    cols = layout.channel_images(np.arange(layout.nx)[None, :])[:, 0, :]  # (noutputs, width)
+    step = np.where(cols[:, 1] > cols[:, 0], 1, -1)
+    start = cols[:, 0]
+    p = np.arange(cols.shape[1])
+    if not np.array_equal(cols, start[:, None] + step[:, None] * p):
+        raise AssertionError("channel_images is not a mirror/shift of the columns")
+    return start.astype(np.int64), step.astype(np.int64)
+
+
 def _process_file(path: Path, layout: Layout, progress: Callable[[float, str], None] | None) -> _FileResult:
     name = path.name
     try:
@@ -269,70 +339,78 @@ def _process_file(path: Path, layout: Layout, progress: Callable[[float, str], N
         act_raw = {a.index: np.zeros((nints, G)) for a in amps}
         act_n = {a.index: np.zeros(nints, np.int64) for a in amps}
         hist_act = {a.index: np.zeros(HIST_MAX_DN + 1, np.int64) for a in amps}
-        # Cross-channel sums and differences of simultaneous active pair differences (4 outputs).
+        side_cols = {}  # amp -> positions of its even / odd detector columns among its active ones
+        for a in amps:
+            if a.side:
+                par = a.parity[a.act_cols - a.x0]
+                side_cols[a.index] = (np.flatnonzero(par == 0), np.flatnonzero(par == 1))
+        # Cross-channel sums and differences of simultaneous active pair differences (4 outputs):
+        # pairs of read positions (p, p + 2), p0 <= p < p1, of every output.
         cross = None
         if layout.noutputs == 4 and ncds:
             cross = (np.zeros(HIST_MAX_DN + 1, np.int64), np.zeros(HIST_MAX_DN + 1, np.int64))
             cl, cr = _pair_index(CHANNEL_WIDTH)
             ok = (cl >= NREF) & (cr < CHANNEL_WIDTH - NREF)
-            cl, cr = cl[ok], cr[ok]
+            p0, p1 = int(cl[ok][0]), int(cl[ok][-1]) + 1  # consecutive read positions
+            start, step = _read_order(layout)
 
         per_row = max(1, nints * G * nx * 4)
         rows = int(max(8, min(ny, STRIPE_BUDGET_BYTES // per_row)))
         stripe_list = list(stripes(ny, rows))
-        for s_i, (y0, y1) in enumerate(stripe_list):
-            d, nbad = ramp.read_stripe(y0, y1)
-            nan = nbad > 0
-            yy = np.arange(y0, y1)
-            # Keep reference rows and side columns whole; they are small.
-            for arr, idx in ((bot_raw, bottom), (top_raw, top)):
-                sel = np.flatnonzero((idx >= y0) & (idx < y1))
-                if sel.size:
-                    arr[:, :, sel] = d[:, :, idx[sel] - y0]
-            local_nonref = np.flatnonzero(~refrow[y0:y1])  # contiguous: reference rows sit at the ends
-            if local_nonref.size:
-                pos = nonref_pos[yy[local_nonref]]
-                dn = d[:, :, local_nonref[0]:local_nonref[-1] + 1]  # (nints, G, r, nx) view
-                c_all = np.diff(dn, axis=1) if ncds else None  # consecutive CDS
-                for a in amps:
-                    for s, cols in a.side.items():
-                        side_raw[(a.index, s)][:, :, pos] = dn[..., cols]
-                    if a.act_cols.size == 0:
-                        continue
-                    xa0, xa1 = int(a.act_cols[0]), int(a.act_cols[-1]) + 1
-                    da = dn[..., xa0:xa1]
-                    # Active level: clipped mean of de-ramped pixels, same pixels in every group.
-                    ra = _detrend(da)
-                    r3 = ra.reshape(nints, G, -1)
-                    keep = _keep_pixels(r3, nan)
-                    kf = keep[:, None, :]
-                    act_resid[a.index] += np.where(kf, r3, 0.0).sum(axis=2, dtype=np.float64)
-                    act_raw[a.index] += np.where(kf, da.reshape(nints, G, -1), 0.0).sum(axis=2, dtype=np.float64)
-                    act_n[a.index] += keep.sum(axis=1)
-                    del kf, r3
-                    if a.side:
-                        par = a.parity[a.act_cols - a.x0]
-                        for p in (0, 1):
-                            side_cm[a.index][:, :, pos, p] = _median(ra[..., par == p], axis=-1, nan=nan)
-                    del ra
-                    if c_all is not None:
-                        c = c_all[..., xa0:xa1]
-                        li, ri = _pair_index(c.shape[-1])
-                        if li.size:
-                            hist_act[a.index] += _hist_abs(c[..., li] - c[..., ri])
-                if cross is not None:
-                    ch = layout.channel_images(c_all)  # (nints, ncds, 4, r, 512) in read order
-                    e = ch[..., cl] - ch[..., cr]
-                    del ch
-                    for k in range(4):
-                        for j in range(k + 1, 4):
-                            cross[0][:] += _hist_abs(e[:, :, k] + e[:, :, j])
-                            cross[1][:] += _hist_abs(e[:, :, k] - e[:, :, j])
-                    del e
-                del c_all, dn
-            del d
-            if progress:
-                progress((s_i + 1) / (len(stripe_list) + 1), f"{name}: rows {y0}-{y1} of {ny}")
+        # De-ramped values of each amp's active pixels of a stripe (scratch of the kernels).
+        scratch = {a.index: np.empty(nints * G * rows * a.act_cols.size, np.float32) for a in amps}
+        # The next stripe is read while the kernels work on this one (file reading and numpy
+        # conversion release the GIL as the kernels do).
+        ahead = _READER.submit(ramp.read_stripe, *stripe_list[0])
+        try:
+            for s_i, (y0, y1) in enumerate(stripe_list):
+                d = np.ascontiguousarray(ahead.result()[0])
+                ahead = (_READER.submit(ramp.read_stripe, *stripe_list[s_i + 1])
+                         if s_i + 1 < len(stripe_list) else None)
+                yy = np.arange(y0, y1)
+                # Keep reference rows and side columns whole; they are small.
+                for arr, idx in ((bot_raw, bottom), (top_raw, top)):
+                    sel = np.flatnonzero((idx >= y0) & (idx < y1))
+                    if sel.size:
+                        arr[:, :, sel] = d[:, :, idx[sel] - y0]
+                local_nonref = np.flatnonzero(~refrow[y0:y1])  # contiguous: reference rows sit at the ends
+                if local_nonref.size:
+                    pos = nonref_pos[yy[local_nonref]]
+                    ya, yb = int(local_nonref[0]), int(local_nonref[-1]) + 1
+                    for a in amps:
+                        for s, cols in a.side.items():
+                            side_raw[(a.index, s)][:, :, pos] = d[:, :, ya:yb][..., cols]
+                    # Active level per amp: clipped mean of de-ramped pixels, the same pixels in every
+                    # group; and the cross-output histograms in two row halves.  Compiled kernels
+                    # (core.refpixkernel) on both cores.
+                    jobs = {a.index: _POOL.submit(_active, d, ya, yb, int(a.act_cols[0]), int(a.act_cols[-1]) + 1,
+                                                  side_cols.get(a.index), scratch[a.index])
+                            for a in amps if a.act_cols.size}
+                    halves = []
+                    if cross is not None:
+                        ym = (ya + yb) // 2
+                        halves = [_POOL.submit(cross_hist, d, r0, r1, start, step, p0, p1, HIST_MAX_DN)
+                                  for r0, r1 in ((ya, ym), (ym, yb)) if r1 > r0]
+                    for ai, job in jobs.items():
+                        raw_sum, res_sum, n_kept, cm, hist = job.result()
+                        act_raw[ai] += raw_sum
+                        act_resid[ai] += res_sum
+                        act_n[ai] += n_kept
+                        if cm is not None:
+                            side_cm[ai][:, :, pos] = cm
+                        if ncds:
+                            hist_act[ai] += hist
+                    for job in halves:
+                        hp, hm = job.result()
+                        cross[0][:] += hp
+                        cross[1][:] += hm
+                del d
+                if progress:
+                    progress((s_i + 1) / (len(stripe_list) + 1), f"{name}: rows {y0}-{y1} of {ny}")
+        finally:
+            if ahead is not None:  # an error left a read under way: let it end before the file closes
+                ahead.cancel()
+                wait([ahead])
 
         # -- reference pixels of each amp (all in memory now) ------------------------------------
         levels: dict = {}
@@ -340,7 +418,6 @@ def _process_file(path: Path, layout: Layout, progress: Callable[[float, str], N
         pix: dict = {}
         ref_source: dict = {}
         for a in amps:
-            w = a.x1 - a.x0
             row_sets = []  # (kind, raw (nints, G, nrows, ncols), row indices, column indices)
             for where, raw, ridx in (("bottom", bot_raw, bottom), ("top", top_raw, top)):
                 if ridx.size == 0:
@@ -353,17 +430,12 @@ def _process_file(path: Path, layout: Layout, progress: Callable[[float, str], N
 
             # White noise of the reference pixels (pairs two columns apart, CDS).
             h = np.zeros(HIST_MAX_DN + 1, np.int64)
-            if ncds:
+            if ncds:  # pair_hist: abs_histogram(c[..., li] - c[..., ri]) of c = np.diff(raw, axis=1)
                 for raw, ridx in ((bot_raw, bottom), (top_raw, top)):
                     if ridx.size:
-                        c = np.diff(raw[..., a.x0:a.x1], axis=1)
-                        li, ri = _pair_index(w)
-                        h += _hist_abs(c[..., li] - c[..., ri])
+                        h += pair_hist(raw, 0, ridx.size, a.x0, a.x1, HIST_MAX_DN)
                 for _, raw, _, cols in col_sets:
-                    c = np.diff(raw, axis=1)
-                    li, ri = _pair_index(cols.size)
-                    if li.size:
-                        h += _hist_abs(c[..., li] - c[..., ri])
+                    h += pair_hist(raw, 0, raw.shape[2], 0, cols.size, HIST_MAX_DN)
             white[a.index] = {"ref": h, "active": hist_act[a.index]}
 
             # Levels and drifts of every reference pixel set.

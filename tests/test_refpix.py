@@ -316,3 +316,166 @@ def test_charts_build(white, unstable_pair):
     assert "EXPSTART" in str(tr) and "per read" in str(tr)
     R.pixel_noise_chart(res).to_dict()
     R.levels_chart(res, value="level", kinds=("bottom_even", "bottom_odd", "left", "active")).to_dict()
+
+
+# -- compiled kernels against the numpy they replace ----------------------------------------------
+def _random_ramps(rng, nints, G, ny, nx, step=1.0):
+    """Dark-like ramps (DN): per-pixel bias + slope + 5 DN white noise, on a grid of ``step`` DN
+    (integers as in uncal files; 0.25 DN makes ties and half-DN differences for the rounding)."""
+    bias = rng.normal(12000.0, 300.0, (nints, 1, ny, nx))
+    slope = rng.normal(2.0, 0.5, (nints, 1, ny, nx))
+    d = bias + slope * np.arange(G)[None, :, None, None] + rng.normal(0.0, 5.0, (nints, G, ny, nx))
+    return (np.round(d / step) * step).astype(np.float32)
+
+
+def _spoil(rng, d, nan_frac, outlier_frac):
+    """Saturate some pixels from a random group on (NaN) and add cosmic-ray-like jumps."""
+    nints, G, ny, nx = d.shape
+    hit = rng.random((nints, ny, nx)) < nan_frac
+    for i, y, x in zip(*np.nonzero(hit)):
+        d[i, rng.integers(0, G):, y, x] = np.nan
+    jump = rng.random(d.shape) < outlier_frac
+    d[jump] += rng.choice([-1.0, 1.0], jump.sum()).astype(np.float32) * 800.0
+    return d
+
+
+KERNEL_CASES = [
+    # nints, G, stripe rows, nx, rows y0:y1, columns x0:x1, NaN fraction, outlier fraction, side
+    (1, 10, 40, 300, (4, 40), (4, 260), 0.0, 0.0, True),
+    (2, 10, 40, 300, (0, 37), (10, 300), 0.01, 0.0005, True),  # few clipped: taken out of the sums
+    (1, 6, 30, 200, (3, 30), (0, 200), 0.02, 0.01, False),  # many clipped: summed afresh
+    (3, 3, 12, 64, (0, 12), (1, 64), 0.05, 0.002, True),
+    (1, 2, 8, 40, (2, 8), (5, 37), 0.0, 0.0, False),  # 2 groups: the line fits exactly
+    (2, 1, 9, 33, (1, 9), (0, 33), 0.03, 0.0, True),  # 1 group: no slope, no CDS
+    (1, 23, 16, 70, (0, 16), (2, 68), 0.01, 0.003, True),
+    (1, 9, 1, 50, (0, 1), (0, 50), 0.0, 0.0, True),  # a single row
+    (1, 9, 20, 50, (0, 20), (7, 8), 0.0, 0.0, False),  # a single column
+    (1, 12, 5, 6, (2, 3), (1, 2), 0.0, 0.0, False),  # a single pixel: numpy path
+]
+
+
+@pytest.mark.parametrize("case", KERNEL_CASES)
+@pytest.mark.parametrize("subsample", [2_000_000, 997])
+def test_active_kernel_matches_numpy(case, subsample, monkeypatch):
+    """core.refpixkernel.active_levels (through refpix._active) gives what refpix._active_numpy --
+    the numpy expressions it replaced -- gives: the same kept pixels, side-column medians and
+    pair-difference histogram exactly, the float64 sums to 1e-12 (integers: exact) and 1e-9
+    (de-ramped values, summed in another order).  A small clip sub-sample (997) exercises the
+    strided robust sigma."""
+    from core import refpix
+
+    monkeypatch.setattr(refpix, "CLIP_SUBSAMPLE", subsample)
+    nints, G, ny, nx, (y0, y1), (x0, x1), nan_frac, out_frac, want_side = case
+    rng = np.random.default_rng(44 + KERNEL_CASES.index(case))
+    for grid in (1.0, 0.25):
+        d = _spoil(rng, _random_ramps(rng, nints, G, ny, nx, grid), nan_frac, out_frac)
+        w = x1 - x0
+        side = (np.arange(0, w, 2), np.arange(1, w, 2)) if want_side and w >= 2 else None
+        scratch = np.empty(nints * G * (y1 - y0) * w, np.float32)
+        got = refpix._active(d, y0, y1, x0, x1, side, scratch)
+        want = refpix._active_numpy(d[:, :, y0:y1, x0:x1], side)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=0)
+        np.testing.assert_array_equal(got[2], want[2])
+        if side is None:
+            assert got[3] is None and want[3] is None
+        else:
+            np.testing.assert_array_equal(got[3], want[3])  # NaN where a row has no finite value
+        np.testing.assert_array_equal(got[4], want[4])
+        assert got[2].sum() > 0
+
+
+def test_active_kernel_clips_like_numpy():
+    """Both clip paths of the kernel are taken (few pixels clipped: subtracted from the sums; many:
+    summed afresh) and keep the same pixels as numpy: 0.02 % and 3 % of the samples hit by cosmic
+    rays (800 DN), and a saturated block."""
+    from core import refpix
+
+    rng = np.random.default_rng(41)
+    for out_frac in (0.0002, 0.03):
+        d = _spoil(rng, _random_ramps(rng, 1, 8, 50, 120), 0.0, out_frac)
+        d[0, 3:, 10:14, 30:60] = np.nan
+        got = refpix._active(d, 0, 50, 0, 120, None, np.empty(8 * 50 * 120, np.float32))
+        want = refpix._active_numpy(d, None)
+        finite = 50 * 120 - 4 * 30
+        assert 0 < finite - want[2][0] < finite
+        np.testing.assert_array_equal(got[2], want[2])
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=0)
+
+
+def test_histogram_kernels_match_numpy():
+    """pair_hist and cross_hist count exactly what the numpy expressions count: |pair differences|
+    two columns apart (np.diff over groups, fancy-indexed pairs) and the cross-output sums and
+    differences of simultaneous pairs (Layout.channel_images), with NaN and inf skipped, halves
+    rounded to even, and the last bin taking everything beyond HIST_MAX_DN; for both flip kinds."""
+    from core import refpix
+    from core.fastmedian import abs_histogram
+    from core.geometry import CHANNEL_WIDTH, NREF
+    from core.refpixkernel import cross_hist, pair_hist
+
+    rng = np.random.default_rng(42)
+    nmax = refpix.HIST_MAX_DN
+    d = _random_ramps(rng, 2, 4, 6, 2048, step=0.25)
+    d = _spoil(rng, d, 0.001, 0.001)
+    d[0, 2, 1, 100:140] += 9000.0  # beyond the last bin
+    d[1, 1, 3, 700:705] = np.inf
+    for y0, y1, x0, x1 in ((0, 6, 0, 2048), (1, 5, 4, 512), (2, 3, 1000, 1003), (0, 6, 7, 9)):
+        with np.errstate(invalid="ignore"):  # inf - inf
+            c = np.diff(d[:, :, y0:y1, x0:x1], axis=1)
+            li, ri = refpix._pair_index(x1 - x0)
+            want = abs_histogram(c[..., li] - c[..., ri], nmax) if li.size else np.zeros(nmax + 1, np.int64)
+        np.testing.assert_array_equal(pair_hist(d, y0, y1, x0, x1, nmax), want)
+    cl, cr = refpix._pair_index(CHANNEL_WIDTH)
+    ok = (cl >= NREF) & (cr < CHANNEL_WIDTH - NREF)
+    cl, cr = cl[ok], cr[ok]
+    for det in ("NRCA1", "NRCB1"):
+        lay = Layout(det)
+        with np.errstate(invalid="ignore"):
+            e = lay.channel_images(np.diff(d[:, :, 1:6], axis=1))
+            e = e[..., cl] - e[..., cr]
+        want_p = sum(abs_histogram(e[:, :, k] + e[:, :, j], nmax) for k in range(4) for j in range(k + 1, 4))
+        want_m = sum(abs_histogram(e[:, :, k] - e[:, :, j], nmax) for k in range(4) for j in range(k + 1, 4))
+        start, step = refpix._read_order(lay)
+        hp, hm = cross_hist(d, 1, 6, start, step, int(cl[0]), int(cl[-1]) + 1, nmax)
+        np.testing.assert_array_equal(hp, want_p)
+        np.testing.assert_array_equal(hm, want_m)
+        assert want_p[nmax] > 0 and want_p.sum() > 0
+
+
+def _median_reference(x: np.ndarray) -> np.float32:
+    """What core.fastmedian returns: middle finite sample, or the mean of the two middle ones in
+    float64, as float32; NaN when none is finite."""
+    f = x[np.isfinite(x)].astype(np.float64)
+    return np.float32(np.median(f)) if f.size else np.float32(np.nan)
+
+
+def test_exact_medians_match_numpy():
+    """The kernels' exact medians (the histogram one for ~200k-2M samples, the binned one for the
+    few hundred of a side-column row) equal numpy's median on random data with NaN, ties, equal
+    values, outliers, signed zeros and far-off hints (the hint sets only the speed)."""
+    from core.refpixkernel import median_exact
+
+    rng = np.random.default_rng(43)
+    samples = []
+    for n in (0, 1, 2, 3, 31, 32, 33, 254, 255, 1001, 300_001):
+        samples += [
+            rng.normal(0.0, 5.0, n),
+            np.round(rng.normal(3.0, 2.0, n)),  # ties
+            np.full(n, 7.25),
+            np.where(rng.random(n) < 0.05, rng.normal(0, 5000.0, n), rng.normal(-20.0, 1.0, n)),
+            np.where(rng.random(n) < 0.3, np.nan, rng.normal(0.0, 1e-3, n)),
+            np.where(rng.random(n) < 0.5, -0.0, 0.0) + np.where(rng.random(n) < 0.1, 1.0, 0.0),
+            np.full(n, np.nan),
+        ]
+    hints = [np.array([0.0, 4.0]), np.array([1e4, 1e-3]), np.array([-50.0, 1e5])]
+    for i, x in enumerate(samples):
+        x = x.astype(np.float32)
+        want = _median_reference(x)
+        got = median_exact(x, False, hints[0].copy())
+        assert np.array_equal(got, want, equal_nan=True), (i, x.size, got, want)
+        if x.size <= 2000:
+            hint = hints[i % 3].copy()
+            for _ in range(3):  # the hint adapts between calls: the value must not
+                got = median_exact(x, True, hint)
+                assert np.array_equal(got, want, equal_nan=True), (i, x.size, got, want, hint)
