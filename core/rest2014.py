@@ -36,8 +36,9 @@ very noisy pixels, so the method reads slightly *below* ``sqrt(mean sigma^2)``.
 :func:`expected_clipped_std` gives the fixed point of the clip for a population of per-pixel
 sigmas; it is what the tests compare against.
 
-Memory: files are read one at a time in row stripes aligned to the box height, and a stripe's
-boxes are clipped in chunks, so memory stays bounded whatever the file size.
+Memory: files are read one at a time in row stripes aligned to the box height (one stripe ahead
+of the one being clipped), and the compiled clip (:mod:`core.boxclip`) forms the group differences
+of one box at a time in scratch of one box, so memory stays bounded whatever the file size.
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from . import boxclip
 from .errors import InputError, ParameterError
 from .geometry import Layout
 from .ramps import Ramp, stripe_rows_for
@@ -58,8 +62,8 @@ UNITS_DN = "DN per read"
 UNITS_E = "e- per read"
 MIN_PIXELS = 32  # a box value needs MORE than this many pixels used
 MAX_CLIPPED_FRACTION = 0.10  # ... and FEWER than this fraction of its pixels clipped
-_CHUNK_ELEMENTS = 1 << 20  # elements per clipping chunk (x 8 bytes, a few temporaries)
-_STRIPE_BUDGET = 64 * 2**20  # bytes of raw data per read; the differences take as much again
+_CHUNK_ELEMENTS = 1 << 20  # values per clip_boxes chunk (its float64 copy: x 8 bytes)
+_STRIPE_BUDGET = 64 * 2**20  # bytes of float32 data per read; one read ahead takes as much again
 
 
 # ------------------------------------------------------------------------------------------------
@@ -103,7 +107,8 @@ class Rest2014Params:
 
 
 # ------------------------------------------------------------------------------------------------
-# Statistics: c4, the iterative clip (vectorised over boxes)
+# Statistics: c4, the iterative clip (compiled in core/boxclip.py; the numpy original is kept as
+# the reference the kernels are tested against)
 # ------------------------------------------------------------------------------------------------
 def c4(n):
     """Small-sample bias factor of the standard deviation: E[s] = c4(N) sigma (series form).
@@ -137,8 +142,13 @@ def _mean_std(x: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return n, mean, std
 
 
-def _clip_rows(x: np.ndarray, valid: np.ndarray, clip_sigma: float, max_iters: int):
-    """Iterative clip of each row of ``x`` (M, N) over ``valid``; see :func:`clip_boxes`."""
+def _clip_rows_numpy(x: np.ndarray, valid: np.ndarray, clip_sigma: float, max_iters: int):
+    """Iterative clip of each row of ``x`` (M, N) float64 over ``valid``; see :func:`clip_boxes`.
+
+    The vectorised numpy implementation, no longer used by the analysis: it is the reference that
+    :mod:`core.boxclip` reproduces bit for bit (tests/test_rest2014.py compares them).  Returns
+    (use, n_used, mean, std, converged).
+    """
     use = valid.copy()
     converged = np.zeros(x.shape[0], bool)
     for it in range(max_iters):
@@ -182,14 +192,18 @@ def clip_boxes(values, valid=None, clip_sigma: float = 3.0, max_iters: int = 10)
     out = {k: np.empty(m, np.float64) for k in ("std", "mean")}
     out.update({k: np.empty(m, np.int64) for k in ("n_used", "n_valid")})
     out["converged"] = np.empty(m, bool)
+    # Chunks of rows bound the float64 copy of the values.
     step = max(1, _CHUNK_ELEMENTS // max(npix, 1))
     for r0 in range(0, m, step):
         sl = slice(r0, min(m, r0 + step))
-        xx = np.where(ok[sl], x[sl], 0.0).astype(np.float64)
-        _, n, mean, std, conv = _clip_rows(xx, ok[sl], float(clip_sigma), int(max_iters))
-        out["std"][sl], out["mean"][sl], out["n_used"][sl] = std, mean, n
-        out["n_valid"][sl] = ok[sl].sum(axis=1)
-        out["converged"][sl] = conv
+        r = boxclip.clip_rows(x[sl], ok[sl], float(clip_sigma), int(max_iters))
+        for k in out:
+            out[k][sl] = r[k]
+    return _finish(out)
+
+
+def _finish(out: dict) -> dict:
+    """Add ``n_clipped``, ``std_corrected`` and ``accepted`` to the clip results ``out``."""
     out["n_clipped"] = out["n_valid"] - out["n_used"]
     with np.errstate(invalid="ignore"):
         out["std_corrected"] = out["std"] / c4(out["n_used"])
@@ -304,10 +318,18 @@ def box_grid(layout: Layout, box: int) -> BoxGrid:
 
 
 def _band_pixels(arr: np.ndarray, grid: BoxGrid) -> np.ndarray:
-    """(..., bh, nx) -> (..., nbx, bh * width): the pixels of each column box of a band."""
+    """(..., bh, nx) -> (..., nbx, bh * width): the pixels of each column box of a band (a narrow
+    box's padding positions repeat its first column: use them only through :func:`_band_used`)."""
     b = arr[..., grid.cols]  # (..., bh, nbx, width)
     b = np.moveaxis(b, -2, -3)  # (..., nbx, bh, width)
     return b.reshape(b.shape[:-2] + (-1,))
+
+
+def _band_used(skip_band: np.ndarray, grid: BoxGrid) -> np.ndarray:
+    """(bh, nx) skip mask -> (nbx, bh * width): positions that hold a real, not skipped pixel."""
+    bh = skip_band.shape[0]
+    real = np.broadcast_to(grid.col_ok[:, None, :], (grid.col_ok.shape[0], bh, grid.col_ok.shape[1]))
+    return ~_band_pixels(skip_band, grid) & real.reshape(real.shape[0], -1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -468,21 +490,77 @@ def _fill_empty(values: np.ndarray, grid: BoxGrid) -> np.ndarray:
     return v.ravel()
 
 
-def _boxes_of_stripe(diff, y0, y1, grid: BoxGrid, skip, params: Rest2014Params, out) -> None:
-    """Clip every box of the bands in rows ``y0:y1`` of ``diff`` (nd, h, nx); write ``out`` (nd, nboxes)."""
-    for iy, (b0, b1) in enumerate(grid.bands):
-        if b0 < y0 or b0 >= y1:
-            continue
-        static_ok = ~_band_pixels(skip[b0:b1], grid)  # (nbx, npix)
-        # A few differences at a time: (nd, nbx, npix) stays small.
-        nd = max(1, _CHUNK_ELEMENTS // static_ok.size)
-        for d0 in range(0, diff.shape[0], nd):
-            px = _band_pixels(diff[d0:d0 + nd, b0 - y0:b1 - y0], grid)
-            flat = px.reshape(-1, px.shape[-1])
-            ok = np.broadcast_to(static_ok, px.shape).reshape(flat.shape)
-            r = clip_boxes(flat, ok, params.clip_sigma, params.max_iters)
-            v = np.where(r["accepted"], r["std_corrected"], np.nan)
-            out[d0:d0 + nd, iy * grid.nbx:(iy + 1) * grid.nbx] = v.reshape(px.shape[:2])
+def _read_jobs(ramp: Ramp, grid: BoxGrid):
+    """The reads (y0, y1, g0, g1) of one file: stripes of whole box bands; if one band of all groups
+    exceeds the budget, the groups are read in chunks that overlap by one group (memory bounded for
+    any box)."""
+    nints, ngroups, ny, nx = ramp.shape
+    rows = stripe_rows_for(ramp.shape, _STRIPE_BUDGET)
+    rows = grid.box * max(1, rows // grid.box)
+    for y0 in range(0, ny, rows):
+        y1 = min(ny, y0 + rows)
+        per_group = nints * (y1 - y0) * nx * 4
+        gstep = int(max(2, min(ngroups, _STRIPE_BUDGET // per_group)))
+        for g0 in range(0, ngroups - 1, gstep - 1):
+            yield y0, y1, g0, min(ngroups, g0 + gstep)
+
+
+def _stripe_reads(paths, layout: Layout, grid: BoxGrid, refpix_correct: bool):
+    """Every read of every file, in order: (file index, (nints, ngroups), (y0, y1, g0, g1), data,
+    reference means or None).  The reference means (``refpix_correct``) come with the first read
+    of each file.
+
+    Reading and converting a stripe takes about a third of the run; the next read runs in a
+    background thread while the caller clips this one (so two stripes are in memory at a time).
+    """
+
+    def jobs():
+        for fi, path in enumerate(paths):
+            with Ramp(path) as ramp:
+                first = True
+                for job in _read_jobs(ramp, grid):
+                    yield fi, ramp, job, first
+                    first = False
+
+    def read(fi, ramp, job, first):
+        y0, y1, g0, g1 = job
+        ref = _reference_means(ramp, layout) if (first and refpix_correct) else None
+        data, _ = ramp.read_stripe(y0, y1, slice(g0, g1))
+        return fi, (ramp.nints, ramp.ngroups), job, data, ref
+
+    it = jobs()
+    reader = ThreadPoolExecutor(1, thread_name_prefix="rest2014-read")
+    try:
+        nxt = next(it, None)
+        fut = reader.submit(read, *nxt) if nxt else None
+        while fut is not None:
+            out = fut.result()  # before advancing ``it``: that may close this read's file
+            nxt = next(it, None)
+            fut = reader.submit(read, *nxt) if nxt else None
+            yield out
+    finally:
+        reader.shutdown(wait=True)  # a read in flight finishes before its file is closed
+        it.close()
+
+
+def _boxes_of_stripe(frames, offset, y0, y1, grid: BoxGrid, skip, params: Rest2014Params, out) -> None:
+    """Clip every box of the bands in rows ``y0:y1`` of the consecutive differences of ``frames``
+    (ng, h, nx) float32, less ``offset`` (ng - 1, nx) float32 or None; write ``out`` (ng - 1, nboxes).
+
+    The kernel forms each difference and gathers each box's pixels itself, laid out as
+    :func:`_band_pixels` does (the layout fixes the summation order, hence the exact values).
+    """
+    iys = [iy for iy, (b0, _) in enumerate(grid.bands) if y0 <= b0 < y1]
+    if not iys:
+        return
+    bands = [(grid.bands[iy][0] - y0, grid.bands[iy][1] - y0) for iy in iys]
+    # Padding positions of narrow boxes (col_ok False) are marked -1: the kernel leaves them out.
+    cols = np.where(grid.col_ok, grid.cols, -1)
+    r = _finish(boxclip.clip_stripe(frames, offset, skip[y0:y1], bands, cols, params.clip_sigma,
+                                    params.max_iters))
+    v = np.where(r["accepted"], r["std_corrected"], np.nan)  # (nbands, nd, nbx)
+    for k, iy in enumerate(iys):
+        out[:, iy * grid.nbx:(iy + 1) * grid.nbx] = v[k]
 
 
 def analyze_rest2014(
@@ -514,33 +592,26 @@ def analyze_rest2014(
 
     per_diff = []  # (nboxes,) accepted CDS box values per difference
     nfiles = len(paths)
-    for fi, path in enumerate(paths):
-        with Ramp(path) as ramp:
-            nints, ngroups = ramp.nints, ramp.ngroups
-            ref = _reference_means(ramp, layout) if params.refpix_correct else None
-            # Stripes are whole box bands; if one band of all groups exceeds the budget, the
-            # groups are read in chunks that overlap by one group (memory bounded for any box).
-            rows = stripe_rows_for(ramp.shape, _STRIPE_BUDGET)
-            rows = grid.box * max(1, rows // grid.box)
-            vals = np.full((nints, ngroups - 1, grid.nboxes), np.nan)
-            for y0 in range(0, ny, rows):
-                y1 = min(ny, y0 + rows)
-                per_group = nints * (y1 - y0) * nx * 4
-                gstep = int(max(2, min(ngroups, _STRIPE_BUDGET // per_group)))
-                for g0 in range(0, ngroups - 1, gstep - 1):
-                    g1 = min(ngroups, g0 + gstep)
-                    data, _ = ramp.read_stripe(y0, y1, slice(g0, g1))
-                    for i in range(nints):
-                        diff = data[i, 1:] - data[i, :-1]  # (ndiff, h, nx): G[g+1] - G[g], g = g0..g1-2
-                        if ref is not None:
-                            rd = (ref[i, g0 + 1:g1] - ref[i, g0:g1 - 1]).astype(np.float32)  # (ndiff, namps)
-                            diff -= rd[:, amp_of_col][:, None, :]
-                        _boxes_of_stripe(diff, y0, y1, grid, skip, params, vals[i, g0:g1 - 1])
-                    del data
-                    if progress:
-                        done = (y0 + (y1 - y0) * (g1 - 1) / (ngroups - 1)) / ny
-                        progress((fi + done) / nfiles, f"{path.name}: rows {y0}-{y1}, groups {g0}-{g1 - 1}")
-            per_diff.append(vals.reshape(-1, grid.nboxes))
+    cur, vals, ref = -1, None, None
+    with closing(_stripe_reads(paths, layout, grid, params.refpix_correct)) as reads:
+        for fi, (nints, ngroups), (y0, y1, g0, g1), data, file_ref in reads:
+            if fi != cur:  # the first read of a file
+                if vals is not None:
+                    per_diff.append(vals.reshape(-1, grid.nboxes))
+                cur, vals, ref = fi, np.full((nints, ngroups - 1, grid.nboxes), np.nan), file_ref
+            for i in range(nints):
+                # Differences G[g+1] - G[g], g = g0..g1-2, are formed in the kernel; with the
+                # correction, less the difference of the reference-row means of each column's amp.
+                offset = None
+                if ref is not None:
+                    rd = (ref[i, g0 + 1:g1] - ref[i, g0:g1 - 1]).astype(np.float32)  # (ndiff, namps)
+                    offset = rd[:, amp_of_col]  # (ndiff, nx)
+                _boxes_of_stripe(data[i], offset, y0, y1, grid, skip, params, vals[i, g0:g1 - 1])
+            del data
+            if progress:
+                done = (y0 + (y1 - y0) * (g1 - 1) / (ngroups - 1)) / ny
+                progress((fi + done) / nfiles, f"{paths[fi].name}: rows {y0}-{y1}, groups {g0}-{g1 - 1}")
+    per_diff.append(vals.reshape(-1, grid.nboxes))
 
     box_values = np.concatenate(per_diff, axis=0)  # (ndiffs, nboxes), CDS DN
     agg = clip_boxes(box_values.T, None, params.clip_sigma, params.max_iters)
@@ -555,13 +626,15 @@ def analyze_rest2014(
     for k, (x0, x1, y0, y1) in enumerate(zip(grid.x0, grid.x1, grid.y0, grid.y1)):
         box_map[y0:y1, x0:x1] = filled_values[k]
 
-    npix = np.concatenate([(~_band_pixels(skip[b0:b1], grid)).sum(axis=1) for b0, b1 in grid.bands])
+    npix = np.concatenate([_band_used(skip[b0:b1], grid).sum(axis=1) for b0, b1 in grid.bands])
+    # The grid's per-box arrays are built on each access: take them once, as Python ints.
+    g = {k: getattr(grid, k).tolist() for k in ("iy", "ix", "amp", "output", "x0", "x1", "y0", "y1")}
     boxes = []
     for k in range(grid.nboxes):
         boxes.append({
-            "box": k, "iy": int(grid.iy[k]), "ix": int(grid.ix[k]),
-            "amp": int(grid.amp[k]), "output": int(grid.output[k]),
-            "x0": int(grid.x0[k]), "x1": int(grid.x1[k]), "y0": int(grid.y0[k]), "y1": int(grid.y1[k]),
+            "box": k, "iy": g["iy"][k], "ix": g["ix"][k],
+            "amp": g["amp"][k], "output": g["output"][k],
+            "x0": g["x0"][k], "x1": g["x1"][k], "y0": g["y0"][k], "y1": g["y1"][k],
             "npix": int(npix[k]), "n_diffs": int(box_values.shape[0]), "n_accepted": int(n_acc[k]),
             "n_used": int(agg["n_used"][k]),
             "value": float(value[k]), "error": float(error[k]),
@@ -630,7 +703,7 @@ def onef_box_variance(cds_images: np.ndarray, layout: Layout, box: int = 128,
     acc = np.zeros(len(layout.amps()))
     cnt = np.zeros(len(layout.amps()))
     for b0, b1 in grid.bands:
-        ok = ~_band_pixels(skip[b0:b1], grid)  # (nbx, npix)
+        ok = _band_used(skip[b0:b1], grid)  # (nbx, npix)
         px = _band_pixels(imgs[:, b0:b1], grid)  # (n, nbx, npix)
         n = ok.sum(axis=1)
         good = n > 1

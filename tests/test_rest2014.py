@@ -9,15 +9,20 @@ simulator draws it first); one full-frame NRCB1 (y-flip) with 2 groups; small SU
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from core import boxclip
 from core.errors import InputError, ParameterError
 from core.geometry import Layout
 from core.rest2014 import (
     UNITS_E,
     Rest2014Params,
+    _band_pixels,
+    _band_used,
+    _clip_rows_numpy,
     analyze_rest2014,
     box_accepted,
     box_grid,
@@ -376,3 +381,165 @@ def test_group_chunked_reading_gives_the_same_values(data, monkeypatch):
     chunked = analyze_rest2014(p, params, progress=lambda f, m: calls.append(m))
     assert any("groups 2-3" in m for m in calls)  # it really read group chunks
     np.testing.assert_array_equal(chunked.box_values, whole.box_values)
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled clip (core/boxclip.py) against the numpy implementation it replaced
+# ---------------------------------------------------------------------------------------------
+def _numpy_clip_rows(x, ok, clip_sigma, max_iters):
+    """``boxclip.clip_rows`` done the numpy way (``rest2014._clip_rows_numpy``)."""
+    xx = np.where(ok, x, 0.0).astype(np.float64)
+    _, n, mean, std, conv = _clip_rows_numpy(xx, ok, float(clip_sigma), int(max_iters))
+    return {"n_used": n, "n_valid": ok.sum(axis=1), "mean": mean, "std": std, "converged": conv}
+
+
+def _numpy_clip_stripe(frames, offset, skip, bands, cols, clip_sigma, max_iters):
+    """``boxclip.clip_stripe`` done as rest2014 did before the kernels: numpy differences, the
+    ``_band_pixels`` copies of every box, ``_clip_rows_numpy``."""
+    cols = np.asarray(cols)
+    grid = SimpleNamespace(cols=np.where(cols < 0, cols[:, :1], cols), col_ok=cols >= 0)  # -1 = padding
+    diff = frames[1:] - frames[:-1]
+    if offset is not None:
+        diff -= offset[:, None, :]
+    per_band = []
+    for r0, r1 in bands:
+        static_ok = _band_used(skip[r0:r1], grid)  # (nbx, npix)
+        px = _band_pixels(diff[:, r0:r1], grid)  # (nd, nbx, npix)
+        flat = px.reshape(-1, px.shape[-1])
+        ok = np.isfinite(flat) & np.broadcast_to(static_ok, px.shape).reshape(flat.shape)
+        r = _numpy_clip_rows(flat, ok, clip_sigma, max_iters)
+        per_band.append({k: v.reshape(px.shape[:2]) for k, v in r.items()})
+    return {k: np.stack([r[k] for r in per_band]) for k in per_band[0]}
+
+
+def _assert_same_clip(got, ref, where=""):
+    """Counts and convergence identical; mean and std equal to 1e-12 relative, NaN where NaN."""
+    for k in ("n_used", "n_valid", "converged"):
+        np.testing.assert_array_equal(got[k], ref[k], err_msg=f"{k} {where}")
+    for k in ("mean", "std"):
+        np.testing.assert_array_equal(np.isnan(got[k]), np.isnan(ref[k]), err_msg=f"{k} NaN {where}")
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=0, err_msg=f"{k} {where}")
+
+
+def _random_rows(rng, m, n):
+    """(m, n) rows with outliers, NaN and inf, integer-valued (ties) or not, and an ``ok`` mask
+    (finite and valid) that leaves some rows with 0..3 values and some constant."""
+    x = rng.standard_normal((m, n)) * rng.uniform(0.5, 50.0)
+    if rng.random() < 0.5:
+        x = np.round(x)  # integer DN: many ties at the median and at the clip bound
+    out = rng.random((m, n)) < rng.uniform(0.0, 0.15)
+    x[out] += rng.choice([-1, 1], out.sum()) * rng.uniform(5, 500, out.sum()) * x.std()
+    x[rng.random((m, n)) < 0.03] = np.nan
+    x[rng.random((m, n)) < 0.01] = np.inf
+    valid = rng.random((m, n)) > rng.uniform(0.0, 0.4)
+    ok = np.isfinite(x) & valid
+    for r in range(min(m, 4)):  # rows with exactly 0, 1, 2, 3 usable values
+        keep = rng.permutation(n)[:r]
+        ok[r] = False
+        ok[r, keep] = np.isfinite(x[r, keep])
+    if m > 4:
+        x[4] = 7.0  # a constant row: std 0
+    return x, ok
+
+
+def test_clip_kernel_matches_numpy_rows():
+    rng = np.random.default_rng(2014)
+    # Row lengths around numpy's pairwise-summation block sizes (8, 128, splits at multiples of 8).
+    sizes = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 63, 127, 128, 129, 136, 255, 256, 257, 1000, 1031, 4096, 5000]
+    for n in sizes:
+        for clip_sigma, max_iters in ((3.0, 10), (1.0, 50), (1.5, 2), (2.5, 1), (5.0, 3)):
+            x, ok = _random_rows(rng, int(rng.integers(6, 30)), n)
+            got = boxclip.clip_rows(x, ok, clip_sigma, max_iters)
+            _assert_same_clip(got, _numpy_clip_rows(x, ok, clip_sigma, max_iters), f"n={n} {clip_sigma} {max_iters}")
+    # Large calls are split over threads: same answers.
+    x, ok = _random_rows(rng, 400, 1200)
+    _assert_same_clip(boxclip.clip_rows(x, ok, 3.0, 10), _numpy_clip_rows(x, ok, 3.0, 10), "threads")
+
+
+def test_clip_kernel_sums_are_numpys():
+    # The kernel repeats numpy's pairwise summation, so its means are numpy's row sums bit for bit
+    # (no clipping here: one pass, a bound no value reaches).  Should numpy change its summation,
+    # this fails first, and a keep/clip decision exactly on a bound could then differ.
+    rng = np.random.default_rng(7)
+    for n in (5, 8, 100, 128, 136, 1000, 15872, 16384):
+        x = rng.standard_normal((8, n)) * 10.0 ** rng.uniform(-3, 3, (8, n))
+        ok = rng.random((8, n)) < 0.9
+        got = boxclip.clip_rows(x, ok, 1e300, 1)
+        np.testing.assert_array_equal(got["mean"], np.where(ok, x, 0.0).sum(axis=1) / ok.sum(axis=1))
+
+
+@pytest.mark.parametrize("box", [128, 100, 30, 24])
+def test_stripe_kernel_matches_numpy(box):
+    """Boxes gathered from the group frames by the kernel: narrow boxes at amp edges (padded
+    ``cols``), widths and heights that are not multiples of 8, a low last band, reference pixels,
+    bad pixels, NaN/inf samples and a per-column offset."""
+    rng = np.random.default_rng(box)
+    lay = Layout("NRCA1", nx=2048, ny=256)
+    grid = box_grid(lay, box)
+    ng, h = 4, 256
+    frames = np.cumsum(np.round(rng.normal(0, 6, (ng, h, 2048))), axis=0).astype(np.float32) + 12000
+    hot = rng.random((h, 2048)) < 0.003
+    frames[1:, hot] += np.float32(400)
+    frames[rng.random(frames.shape) < 1e-3] = np.nan
+    frames[2, 5, 700] = np.inf
+    skip = lay.reference_mask() | (rng.random((h, 2048)) < 0.01)
+    offset = rng.normal(0, 3, (ng - 1, 2048)).astype(np.float32)
+    bands = [(b0, b1) for b0, b1 in grid.bands]
+    cols = np.where(grid.col_ok, grid.cols, -1)  # as analyze_rest2014 passes them: -1 = padding
+    for off in (None, offset):
+        for clip_sigma, max_iters in ((3.0, 10), (2.0, 3)):
+            got = boxclip.clip_stripe(frames, off, skip, bands, cols, clip_sigma, max_iters)
+            ref = _numpy_clip_stripe(frames, off, skip, bands, cols, clip_sigma, max_iters)
+            _assert_same_clip(got, ref, f"box={box} offset={off is not None} {clip_sigma} {max_iters}")
+
+
+def _numpy_analysis(paths, params, bad_pixel_mask, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(boxclip, "clip_stripe", _numpy_clip_stripe)
+        m.setattr(boxclip, "clip_rows", _numpy_clip_rows)
+        return analyze_rest2014(paths, params, bad_pixel_mask=bad_pixel_mask)
+
+
+@pytest.mark.parametrize("case", ["default", "refpix_box100_mask"])
+def test_analysis_matches_numpy_reference(data, res_white, monkeypatch, case):
+    """The whole analysis with the kernels equals the numpy implementation's result."""
+    paths = [e.path for e in data["white"]]
+    if case == "default":
+        params, bpm, fast = Rest2014Params(), None, res_white
+    else:
+        params = Rest2014Params(box=100, refpix_correct=True, clip_sigma=2.5, max_iters=4)
+        bpm = np.random.default_rng(3).random((256, 2048)) < 0.02
+        bpm[40:140, 300:480] = True
+        fast = analyze_rest2014(paths, params, bad_pixel_mask=bpm)
+    ref = _numpy_analysis(paths, params, bpm, monkeypatch)
+    for a, b in ((fast.box_values, ref.box_values), (fast.box_map, ref.box_map),
+                 ([[x["median"], x["error"], x["n_boxes"]] for x in fast.amps],
+                  [[x["median"], x["error"], x["n_boxes"]] for x in ref.amps]),
+                 ([[x["value"], x["error"], x["n_used"], x["n_accepted"]] for x in fast.boxes],
+                  [[x["value"], x["error"], x["n_used"], x["n_accepted"]] for x in ref.boxes])):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=0)
+    assert np.isfinite(fast.box_values).mean() > 0.5  # most box values accepted: a real comparison
+
+
+def test_narrow_boxes_count_only_their_own_pixels():
+    """A box narrower than the others (box 100 leaves 12 columns at each amp's edge) holds only its
+    real pixels: before the fix its padding repeated its first column 88 times, so n_valid was
+    100 x 100 and its std was dominated by that one column.  Injected: white noise sigma 5 DN per
+    difference, independent per pixel; the narrow box's std must match the numpy std of exactly
+    its 12 x 100 pixels (1e-12: same values, same clip), and n_valid must be 1200."""
+    rng = np.random.default_rng(7)
+    lay = Layout("NRCA1", nx=2048, ny=100)
+    grid = box_grid(lay, 100)
+    frames = rng.normal(0, 5, (2, 100, 2048)).astype(np.float32)
+    skip = np.zeros((100, 2048), bool)
+    cols = np.where(grid.col_ok, grid.cols, -1)
+    got = boxclip.clip_stripe(frames, None, skip, [(0, 100)], cols, 3.0, 10)
+    j = int(np.flatnonzero(grid.x1 - grid.x0 == 12)[0])
+    x0, x1 = int(grid.x0[j]), int(grid.x1[j])
+    assert got["n_valid"][0, 0, j] == 12 * 100
+    own = (frames[1] - frames[0])[:, x0:x1].astype(np.float64).ravel()
+    ref = _numpy_clip_rows(own[None], np.ones((1, own.size), bool), 3.0, 10)
+    assert got["n_used"][0, 0, j] == ref["n_used"][0]
+    np.testing.assert_allclose(got["std"][0, 0, j], ref["std"][0], rtol=1e-12)
