@@ -231,7 +231,7 @@ def clipped_mean_fast(stack: np.ndarray, sigma: float = 3.0, maxiters: int = 3) 
 def warm_up() -> None:
     """Compile every numba kernel of the app (or load it from the on-disk cache) for the array types
     the engines use, so that no user run pays the first compilation (``make`` does this at install)."""
-    from . import fastmedian, onefkernel
+    from . import boxclip, fastmedian, onefkernel, refpixkernel
 
     x = np.zeros((4, 8), np.float32)
     clipped_std_fast(x)
@@ -241,3 +241,5 @@ def warm_up() -> None:
     fastmedian.median_of(np.arange(fastmedian.BRACKET_MIN + 1, dtype=np.float32))
     fastmedian.abs_histogram(x, 8)
     onefkernel.warm_up()
+    refpixkernel.warm_up()
+    boxclip.warm_up()
