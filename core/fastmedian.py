@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .clipkernel import BLOCK  # pixels per block: one tuning for both modules
+from .clipkernel import BLOCK, _kth_smallest  # one block tuning for both modules; Wirth's selection
 
 BRACKET_MIN = 200_000  # samples from which a bracketed selection beats a full one
 THREADS = 2  # the kernels release the GIL; large calls are split over this many threads
@@ -51,8 +51,24 @@ def _median_of(buf, count):
             return buf[count // 2]
         return 0.5 * (buf[count // 2 - 1] + buf[count // 2])
     if count < BRACKET_MIN:
-        return np.median(buf[:count])  # numba's: quickselect on a copy
+        return _select_median(buf, count)
     return _bracket_median(buf, count)
+
+
+@numba.njit(cache=True, inline="always")
+def _select_median(buf, count):
+    """Median of ``buf[:count]`` by Wirth's selection in place (no copy, unlike ``np.median``):
+    after selecting rank k = count // 2, ``buf[:k]`` holds the smaller values, so for an even count
+    the other middle value is their maximum."""
+    k = count // 2
+    hi = _kth_smallest(buf, count, k)
+    if count % 2:
+        return hi
+    lo = buf[0]
+    for i in range(1, k):
+        if buf[i] > lo:
+            lo = buf[i]
+    return 0.5 * (lo + hi)
 
 
 @numba.njit(cache=True)

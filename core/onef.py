@@ -449,13 +449,22 @@ class _Accumulator:
         self.pair_a = np.array([a for a, _ in self.pairs], np.int64)
         self.pair_b = np.array([b for _, b in self.pairs], np.int64)
         self._cross_scratch = np.zeros((0, self.nf))
+        self._ts = None  # the padded time-series buffer of _fft
 
     # -- spectra -----------------------------------------------------------------------------
     def _fft(self, x: np.ndarray) -> np.ndarray:
+        """Spectra of the outputs' read-order series laid out on the pixel clock (as
+        :meth:`Layout.time_series` with gaps = 0) and zero-padded to ``M``.  One buffer is reused:
+        only the pixel positions are written, so the gaps and the padding stay 0 (this saves a
+        fill and a padding copy of 4 x 1.08M samples per transform)."""
         from scipy.fft import rfft
 
-        ts = self.layout.time_series(x, fill=0.0)  # (nout, frame_clocks), gaps = 0
-        return rfft(ts, n=self.M, axis=-1, workers=FFT_WORKERS)
+        lay = self.layout
+        if self._ts is None:
+            self._ts = np.zeros((self.nout, self.M), np.float32)
+        body = self._ts[:, : lay.ny * lay.row_clocks].reshape(self.nout, lay.ny, lay.row_clocks)
+        body[..., : lay.channel_width] = x
+        return rfft(self._ts, axis=-1, workers=FFT_WORKERS)
 
     def add(self, d_sci: np.ndarray, weight: float, label: dict) -> None:
         """One CDS frame (science orientation, per-pixel median already removed)."""
