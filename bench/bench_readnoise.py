@@ -42,7 +42,12 @@ def _startup(kind: str) -> None:
     """What a process pays once before its first run: imports, and loading the compiled kernels."""
     if kind.startswith("reffiles"):
         import jwst_reffiles.readnoise.readnoise  # noqa: F401
-    elif kind in ("native", "full"):
+    elif kind == "native":
+        import core.native  # noqa: F401
+        from core.clipkernel import warm_up
+
+        warm_up(sections=False)  # the readnoise kernels only: what this process runs
+    elif kind == "full":
         import core.analysis  # noqa: F401
         import core.native  # noqa: F401
         import core.onef  # noqa: F401

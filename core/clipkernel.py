@@ -228,9 +228,10 @@ def clipped_mean_fast(stack: np.ndarray, sigma: float = 3.0, maxiters: int = 3) 
     return mean.reshape(x.shape[1:])
 
 
-def warm_up() -> None:
+def warm_up(sections: bool = True) -> None:
     """Compile every numba kernel of the app (or load it from the on-disk cache) for the array types
-    the engines use, so that no user run pays the first compilation (``make`` does this at install)."""
+    the engines use, so that no user run pays the first compilation (``make`` does this at install).
+    ``sections=False``: only the readnoise engine's kernels (what a readnoise-only process loads)."""
     from . import boxclip, fastmedian, onefkernel, refpixkernel
 
     x = np.zeros((4, 8), np.float32)
@@ -240,6 +241,7 @@ def warm_up() -> None:
     fastmedian.nanmedian_last(x)
     fastmedian.median_of(np.arange(fastmedian.BRACKET_MIN + 1, dtype=np.float32))
     fastmedian.abs_histogram(x, 8)
-    onefkernel.warm_up()
-    refpixkernel.warm_up()
-    boxclip.warm_up()
+    if sections:
+        onefkernel.warm_up()
+        refpixkernel.warm_up()
+        boxclip.warm_up()
