@@ -30,6 +30,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .clipkernel import _kth_smallest as _kth  # Wirth's selection, one copy for every kernel
+
 KEY_BITS = 16  # first-level bins of the exact median: the top 16 bits of the ordered float32 key
 NBINS = 1 << KEY_BITS
 SMALL_SORT = 32  # insertion sort up to this many samples
@@ -39,36 +41,6 @@ LANES = 4  # histogram copies, against store-forwarding stalls when consecutive 
 
 
 # -- exact medians ---------------------------------------------------------------------------------
-@numba.njit(cache=True, inline="always")
-def _kth(a, n, k):
-    """k-th smallest of ``a[:n]`` (0-based), reordering ``a`` so that ``a[:k] <= a[k] <= a[k+1:n]``
-    (Wirth's selection)."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        x = a[k]
-        i = lo
-        j = hi
-        while True:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return a[k]
-
-
 @numba.njit(cache=True, inline="always")
 def _ranks(a, n, r0):
     """(r0-th, (r0+1)-th) smallest of ``a[:n]`` (0-based; reordered in place); the second is the
@@ -82,7 +54,7 @@ def _ranks(a, n, r0):
                 j -= 1
             a[j + 1] = v
         return a[r0], a[min(r0 + 1, n - 1)]
-    lo = _kth(a, n, r0)
+    lo = _kth(a, n, r0)  # Wirth: leaves a[:r0] <= a[r0] <= a[r0 + 1:n]
     hi = lo
     if r0 + 1 < n:
         hi = a[r0 + 1]
