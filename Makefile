@@ -34,10 +34,12 @@ demo: $(STAMP)
 	  $(BIN)/python -m core demo --out $(DEMO) && touch $(DEMO)/.complete; fi
 
 run: $(STAMP) demo
+	@$(BIN)/python -c "import core.clipkernel as k; k.warm_up()"  # recompiles only kernels whose source changed
 	DARKS_DATA_ROOT="$${DARKS_DATA_ROOT:-$(DEMO)}" $(BIN)/streamlit run app.py \
 	  --server.address 127.0.0.1 --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP) chromium
+	@$(BIN)/python -c "import core.clipkernel as k; k.warm_up()"
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
