@@ -44,6 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from .clipkernel import _insertion_sort, _kth_smallest
+
 THREADS = 2  # the machine's cores; a call is split in this many parts
 SPLIT_MIN = 1 << 18  # values from which a call is worth splitting over threads
 PW_BLOCK = 128  # numpy's PW_BLOCKSIZE: the largest part summed without splitting
@@ -200,38 +202,6 @@ def _keep(buf, valid, use, centre, thr, keep_all, q, rem, ops, acc, stack):
 
 
 @numba.njit(cache=True)
-def _select(a, n, k):
-    """The k-th smallest (0-based) of ``a[:n]``, partitioning in place (Wirth, median-of-3 pivot):
-    on return ``a[:k] <= a[k] <= a[k+1:n]``.  ``a`` holds no NaN."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        x0, x1, x2 = a[lo], a[mid], a[hi]
-        x = max(min(x0, x1), min(max(x0, x1), x2))
-        i = lo
-        j = hi
-        while True:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return a[k]
-
-
-@numba.njit(cache=True)
 def _median(buf, use, n, mean, std, sel, sel2, samp):
     """Median of the ``n`` used values (the two middle ones averaged as ``0.5 * (a + b)``, as
     ``rest2014._masked_median``); NaN without values.  ``mean``/``std``: of the same values (the
@@ -279,13 +249,7 @@ def _median(buf, use, n, mean, std, sel, sel2, samp):
         step = cnt // NSAMPLE
         for i in range(NSAMPLE):  # spread within each step: no alignment with the box columns
             samp[i] = src[i * step + (i * 7) % step]
-        for i in range(1, NSAMPLE):  # insertion sort
-            v = samp[i]
-            j = i - 1
-            while j >= 0 and samp[j] > v:
-                samp[j + 1] = samp[j]
-                j -= 1
-            samp[j + 1] = v
+        _insertion_sort(samp, NSAMPLE)
         i_lo = (k0 * NSAMPLE) // cnt - MARGIN
         i_hi = (k1 * NSAMPLE) // cnt + MARGIN
         lo = samp[i_lo] if i_lo >= 0 else -np.inf
@@ -313,7 +277,7 @@ def _median(buf, use, n, mean, std, sel, sel2, samp):
         src, dst = dst, src
         if not shrunk:  # sampling no longer narrows it down
             break
-    b = _select(src, cnt, k1)
+    b = _kth_smallest(src, cnt, k1)  # Wirth: leaves src[:k1] <= src[k1]
     a = b
     if k0 != k1:  # even count: the lower middle value is the largest below position k1
         a = src[0]

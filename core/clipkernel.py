@@ -57,6 +57,18 @@ def _kth_smallest(a, n, k):
 
 
 @numba.njit(cache=True, inline="always")
+def _insertion_sort(a, n):
+    """Sort ``a[:n]`` in place: the fastest way for a few dozen values, no allocation."""
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@numba.njit(cache=True, inline="always")
 def _bounds(buf, count, sigma, maxiters):
     """astropy's compute_sigma_clipped_bounds with median centre and std: (lower, upper).
 

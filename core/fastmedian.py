@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .clipkernel import BLOCK, _kth_smallest  # one block tuning for both modules; Wirth's selection
+from .clipkernel import BLOCK, _insertion_sort, _kth_smallest  # one block tuning for both modules; Wirth's selection
 
 BRACKET_MIN = 200_000  # samples from which a bracketed selection beats a full one
 THREADS = 2  # the kernels release the GIL; large calls are split over this many threads
@@ -39,14 +39,8 @@ def _median_of(buf, count):
     """Median of ``buf[:count]`` (reordered in place); NaN when ``count`` is 0."""
     if count == 0:
         return np.nan
-    if count <= 32:  # insertion sort: small stacks, no allocation
-        for i in range(1, count):
-            v = buf[i]
-            j = i - 1
-            while j >= 0 and buf[j] > v:
-                buf[j + 1] = buf[j]
-                j -= 1
-            buf[j + 1] = v
+    if count <= 32:  # small stacks: sorting is fastest
+        _insertion_sort(buf, count)
         if count % 2:
             return buf[count // 2]
         return 0.5 * (buf[count // 2 - 1] + buf[count // 2])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .clipkernel import _insertion_sort
 from .clipkernel import _kth_smallest as _kth  # Wirth's selection, one copy for every kernel
 
 KEY_BITS = 16  # first-level bins of the exact median: the top 16 bits of the ordered float32 key
@@ -46,13 +47,7 @@ def _ranks(a, n, r0):
     """(r0-th, (r0+1)-th) smallest of ``a[:n]`` (0-based; reordered in place); the second is the
     first again when r0 is the last rank."""
     if n <= SMALL_SORT:
-        for i in range(1, n):
-            v = a[i]
-            j = i - 1
-            while j >= 0 and a[j] > v:
-                a[j + 1] = a[j]
-                j -= 1
-            a[j + 1] = v
+        _insertion_sort(a, n)
         return a[r0], a[min(r0 + 1, n - 1)]
     lo = _kth(a, n, r0)  # Wirth: leaves a[:r0] <= a[r0] <= a[r0 + 1:n]
     hi = lo
@@ -78,12 +73,19 @@ def _rank_bins(hist, nb, r0):
     while cum + hist[b0] <= r0:
         cum += hist[b0]
         b0 += 1
-    below = cum
+    return b0, _next_rank_bin(hist, nb, b0, cum, r0), cum
+
+
+@numba.njit(cache=True, inline="always")
+def _next_rank_bin(hist, nb, b0, below, r0):
+    """The bin holding rank r0 + 1, given that rank r0 is in bin ``b0`` with ``below`` samples in
+    the bins before it (the last bin when r0 + 1 does not exist)."""
+    cum = below
     b1 = b0
     while cum + hist[b1] <= r0 + 1 and b1 < nb - 1:
         cum += hist[b1]
         b1 += 1
-    return b0, b1, below
+    return b1
 
 
 @numba.njit(cache=True, inline="always")
@@ -122,10 +124,7 @@ def _median_binned(a, n, hist, tb, tmp, hint):
             cum += hist[b0]
             b0 += 1
     below = cum
-    b1 = b0
-    while cum + hist[b1] <= r0 + 1 and b1 < nb - 1:
-        cum += hist[b1]
-        b1 += 1
+    b1 = _next_rank_bin(hist, nb, b0, below, r0)
     m = 0
     for i in range(n):  # branch-free gather
         tmp[m] = a[i]
