@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .fastmedian import _median_of
+from .fastmedian import HIST_BINS, _hist_median, _median_of
 
 ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (as onef._robust_sigma)
 MAD_TO_SIGMA = 1.4826
@@ -223,14 +223,15 @@ def row_medians(chans, valid, r0, r1):
     nout, ny, w = chans.shape
     out = np.empty(r1 - r0, np.float32)
     buf = np.empty(nout * w, np.float64)
+    sel = np.empty(nout * w + 1, np.float64)
+    counts = np.empty(HIST_BINS, np.int64)
     for r in range(r0, r1):
         n = 0
         for k in range(nout):
-            for p in range(w):
-                if valid[k, r, p]:
-                    buf[n] = chans[k, r, p]
-                    n += 1
-        out[r - r0] = _median_of(buf, n)
+            for p in range(w):  # branch-free gather of the valid samples
+                buf[n] = chans[k, r, p]
+                n += valid[k, r, p]
+        out[r - r0] = _hist_median(buf, n, counts, sel)
     return out
 
 

@@ -55,3 +55,32 @@ def test_abs_histogram_is_the_rounded_bincount():
     fin = v[np.isfinite(v)]
     want = np.bincount(np.minimum(np.rint(np.abs(fin)), 8192).astype(np.int64), minlength=8193)
     np.testing.assert_array_equal(abs_histogram(v, 8192), want)
+
+
+def _hist_median_of(v: np.ndarray) -> float:
+    """core.fastmedian._hist_median on a copy of v (the jitted helper, through a tiny wrapper)."""
+    import numba
+
+    from core.fastmedian import HIST_BINS, _hist_median
+
+    @numba.njit(cache=False)
+    def run(buf, n):
+        return _hist_median(buf, n, np.empty(HIST_BINS, np.int64), np.empty(n + 1, np.float64))
+
+    return run(np.asarray(v, np.float64).copy(), v.size)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 31, 2032, 2033, 20_000])
+def test_hist_median_is_numpys_for_hard_distributions(size):
+    """The histogram pre-pass must find the exact middle sample(s) whatever the spread: one huge
+    outlier (everything else in one bin), heavy tails, only two distinct values, all equal, ties."""
+    rng = np.random.default_rng(size)
+    cases = [rng.normal(0, 7, size), np.round(rng.normal(0, 3, size)), rng.standard_cauchy(size),
+             rng.exponential(2, size), np.where(rng.random(size) < 0.5, -1.0, 2.0), np.full(size, 3.25)]
+    spike = rng.normal(0, 1, size)
+    spike[0] = 1e30
+    cases.append(spike)
+    for v in cases:
+        v = v.astype(np.float32).astype(np.float64)
+        assert _hist_median_of(v) == np.median(v), v[:5]
+    assert np.isnan(_hist_median_of(np.zeros(0)))
