@@ -87,8 +87,16 @@ def _bracket_median(buf, count):
     r0 = (count - 1) // 2  # the middle rank(s), 0-based
     r1 = count // 2
     if below <= r0 and r1 < below + n_in:
-        part = np.sort(inside[:n_in])
-        return 0.5 * (part[r0 - below] + part[r1 - below])
+        # select rather than sort the ~4 % inside (40 000 samples of a 1M frame: 2.5 -> 0.4 ms)
+        k = r0 - below
+        a = _kth_smallest(inside, n_in, k)
+        if r1 == r0:
+            return a
+        b = inside[k + 1]  # rank r1: the smallest of the larger values after the selection
+        for i in range(k + 2, n_in):
+            if inside[i] < b:
+                b = inside[i]
+        return 0.5 * (a + b)
     return np.median(buf[:count])
 
 

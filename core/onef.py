@@ -450,6 +450,7 @@ class _Accumulator:
         self.pair_b = np.array([b for _, b in self.pairs], np.int64)
         self._cross_scratch = np.zeros((0, self.nf))
         self._ts = self._plan = None  # the padded time-series buffer of _fft and its transform
+        self._x = self._xa = None  # centred frame before / after the side correction (read order)
 
     # -- spectra -----------------------------------------------------------------------------
     def _fft(self, x: np.ndarray) -> np.ndarray:
@@ -475,13 +476,16 @@ class _Accumulator:
         finite = np.isfinite(chans)
         valid = finite & self.active
         # Per output: centre on the median, clip beyond CLIP_SIGMA robust sigma (compiled, one pass).
-        x, _, nclipped, nvalid, sumsq, rowsum, nrow = _by_output_halves(center_and_clip, chans, valid,
-                                                                         CLIP_SIGMA)
+        if self._x is None:  # per-frame outputs of the kernels: reused (no 16 MB allocation and join)
+            self._x, self._xa = np.empty_like(chans), np.empty_like(chans)
+        x = self._x
+        _, nclipped, nvalid, sumsq, rowsum, nrow = _by_output_halves(
+            lambda c, v, out: center_and_clip(c, v, CLIP_SIGMA, out)[1:], chans, valid, x, split=3)
         self.nclipped += int(nclipped)
         self.nsamples += int(nvalid.sum())
 
         X = self._fft(x)
-        accumulate_power(X, float(weight), self.auto, self.cross, self.pair_a, self.pair_b)
+        _accumulate_power(X, float(weight), self.auto, self.cross, self.pair_a, self.pair_b)
         del X
         for j, (a, b) in enumerate(self.pairs):
             self.n_cross[j] += np.count_nonzero(valid[a] & valid[b])
@@ -521,19 +525,21 @@ class _Accumulator:
         # White noise of the side reference pixels: half the variance of differences of neighbours
         # (10 us apart) is white + the 1/f power near Nyquist; the latter is measured the same way
         # on active pixels (whose white level the spectrum gives) and subtracted in _finish.
-        for mask, ssq, cnt_ in ((side, self.side_diff_sumsq, self.side_diff_n),
-                                (valid, self.act_diff_sumsq, self.act_diff_n)):
-            dss, dn = _by_output_halves(neighbour_diff_sumsq, chans, mask)
-            ssq += weight * dss
-            cnt_ += dn
+        ss_side, n_side, ss_act, n_act = _by_output_halves(neighbour_diff_sumsq, chans, side, valid, split=3)
+        self.side_diff_sumsq += weight * ss_side
+        self.side_diff_n += n_side
+        self.act_diff_sumsq += weight * ss_act
+        self.act_diff_n += n_act
         # Running mean over SIDE_SMOOTH_ROWS rows (rows without side pixels carry no weight).
         snum = uniform_filter1d(num, SIDE_SMOOTH_ROWS, mode="nearest")
         scnt = uniform_filter1d(cnt, SIDE_SMOOTH_ROWS, mode="nearest")
         corr = np.where(scnt > 0, snum / np.where(scnt > 0, scnt, 1), 0.0).astype(np.float32)
-        xa, sumsq_after, rowsum_after = _by_output_halves(row_corrected, chans, valid, corr)
+        xa = self._xa
+        sumsq_after, rowsum_after = _by_output_halves(lambda c, v, out: row_corrected(c, v, corr, out)[1:],
+                                                      chans, valid, xa, split=3)
         X = self._fft(xa)
-        accumulate_power(X, float(weight), self.auto_after, self._cross_scratch, self.pair_a[:0],
-                         self.pair_b[:0])
+        _accumulate_power(X, float(weight), self.auto_after, self._cross_scratch, self.pair_a[:0],
+                          self.pair_b[:0])
         del X
         self.sumsq_after += weight * sumsq_after
         nrow = valid.sum(axis=2)
@@ -552,7 +558,12 @@ class _Accumulator:
                                         mode="interp")[:, :h],
                           savgol_filter(flat[:, -SAVGOL_WINDOW:], SAVGOL_WINDOW, SAVGOL_ORDER, axis=-1,
                                         mode="interp")[:, -h:]], axis=1).astype(np.float64)
-        corr_ss, corr_n, unc_ss, unc_n = savgol_split_sums(flat, vm, self.sg_coeffs, edges)
+        # The two halves of the samples on the two cores (cut at a multiple of the kernel's block).
+        cut = min(flat.shape[1], (flat.shape[1] // 2 + 2047) // 2048 * 2048)
+        parts = _POOL.map(lambda r: savgol_split_sums(flat, vm, self.sg_coeffs, edges, r[0], r[1]),
+                          ((0, cut), (cut, flat.shape[1])))
+        (c1, n1, u1, m1), (c2, n2, u2, m2) = parts
+        corr_ss, corr_n, unc_ss, unc_n = c1 + c2, n1 + n2, u1 + u2, m1 + m2
         self.td_corr_sumsq += weight * corr_ss
         self.td_corr_n += int(corr_n)
         self.td_unc_sumsq += weight * unc_ss
@@ -579,16 +590,29 @@ def _fft_plan(nout: int, M: int):
     return buf, lambda: rfft(buf, axis=-1, workers=FFT_WORKERS)
 
 
-def _by_output_halves(kernel, chans: np.ndarray, mask: np.ndarray, *args):
-    """``kernel(chans, mask, *args)`` on the first and second half of the outputs in two threads
-    (the kernels release the GIL and treat outputs independently); array results are joined along
-    the output axis, scalar results (counts) added."""
-    nout = chans.shape[0]
+def _by_output_halves(kernel, *args, split: int = 2):
+    """``kernel(*args)`` on the first and second half of the outputs in two threads (the kernels
+    release the GIL and treat outputs independently): the first ``split`` arguments (per-output
+    arrays: ``chans``, masks) are cut along their first axis, the others passed whole.  Array
+    results are joined along the output axis, scalar results (counts) added."""
+    nout = args[0].shape[0]
     if nout < 2:
-        return kernel(chans, mask, *args)
+        return kernel(*args)
     h = nout // 2
-    a, b = _POOL.map(lambda s: kernel(chans[s], mask[s], *args), (slice(0, h), slice(h, nout)))
+
+    def half(s):
+        return kernel(*(a[s] for a in args[:split]), *args[split:])
+
+    a, b = _POOL.map(half, (slice(0, h), slice(h, nout)))
     return tuple(np.concatenate([u, v]) if isinstance(u, np.ndarray) else u + v for u, v in zip(a, b))
+
+
+def _accumulate_power(X, weight, auto, cross, pair_a, pair_b) -> None:
+    """:func:`accumulate_power` with the frequencies split over the two cores (disjoint writes)."""
+    nf = X.shape[1]
+    h = nf // 2
+    list(_POOL.map(lambda r: accumulate_power(X, weight, auto, cross, pair_a, pair_b, r[0], r[1]),
+                   ((0, h), (h, nf))))
 
 
 def _row_medians(chans: np.ndarray, valid: np.ndarray) -> np.ndarray:

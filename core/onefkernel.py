@@ -19,7 +19,7 @@ MAD_TO_SIGMA = 1.4826
 
 
 @numba.njit(cache=True, nogil=True)
-def center_and_clip(chans, valid, clip_sigma):
+def center_and_clip(chans, valid, clip_sigma, x=None):
     """Per output: subtract the median of the valid samples (in place, all samples), then clip
     valid samples further than ``clip_sigma`` robust sigma from 0 (``valid`` updated in place).
 
@@ -27,14 +27,18 @@ def center_and_clip(chans, valid, clip_sigma):
     (``step = max(1, n // 200000)``), as :func:`core.onef._robust_sigma`.
 
     Returns ``(x, med, nclipped, nvalid, sumsq, rowsum, rowcnt)``: ``x`` = centred samples where
-    valid, 0 elsewhere (float32); ``med`` (nout,) the medians; ``nclipped`` the samples clipped;
-    ``nvalid`` (nout,) valid samples left; ``sumsq`` (nout,) sum of x^2; ``rowsum``/``rowcnt``
-    (nout, ny) sum and count of the valid samples of each read-order row.
+    valid, 0 elsewhere (float32; written into the ``x`` given, a reused buffer, else a new array);
+    ``med`` (nout,) the medians; ``nclipped`` the samples clipped; ``nvalid`` (nout,) valid samples
+    left; ``sumsq`` (nout,) sum of x^2; ``rowsum``/``rowcnt`` (nout, ny) sum and count of the valid
+    samples of each read-order row.
     """
     nout, ny, w = chans.shape
     buf = np.empty(ny * w, np.float64)
     med = np.zeros(nout, np.float32)
-    x = np.zeros((nout, ny, w), np.float32)
+    if x is None:
+        out = np.empty((nout, ny, w), np.float32)
+    else:
+        out = x
     nvalid = np.zeros(nout, np.int64)
     sumsq = np.zeros(nout)
     rowsum = np.zeros((nout, ny))
@@ -48,46 +52,52 @@ def center_and_clip(chans, valid, clip_sigma):
                     buf[n] = chans[k, r, p]
                     n += 1
         if n == 0:
+            out[k] = 0.0
             continue
         m = np.float32(_median_of(buf, n))
         med[k] = m
         # Robust sigma from a sub-sample of the centred valid values, in valid-sample order.
         step = max(1, n // ROBUST_SUBSAMPLE)
         ns = 0
-        j = 0
+        skip = 0  # valid samples to pass over before the next one taken (j % step, without a division)
         for r in range(ny):
             for p in range(w):
                 if valid[k, r, p]:
-                    if j % step == 0:
+                    if skip == 0:
                         buf[ns] = abs(np.float32(chans[k, r, p] - m))
                         ns += 1
-                    j += 1
+                        skip = step
+                    skip -= 1
         sig = MAD_TO_SIGMA * _median_of(buf, ns)
         lim = clip_sigma * sig
         for r in range(ny):
             for p in range(w):
                 v = np.float32(chans[k, r, p] - m)
                 chans[k, r, p] = v
+                out[k, r, p] = 0.0
                 if valid[k, r, p]:
                     if sig > 0 and abs(v) > lim:
                         valid[k, r, p] = False
                         nclipped += 1
                     else:
-                        x[k, r, p] = v
+                        out[k, r, p] = v
                         nvalid[k] += 1
                         sumsq[k] += np.float64(v) * v
                         rowsum[k, r] += v
                         rowcnt[k, r] += 1
-    return x, med, nclipped, nvalid, sumsq, rowsum, rowcnt
+    return out, med, nclipped, nvalid, sumsq, rowsum, rowcnt
 
 
 @numba.njit(cache=True, nogil=True)
-def accumulate_power(X, weight, auto, cross, pair_a, pair_b):
+def accumulate_power(X, weight, auto, cross, pair_a, pair_b, f0=0, f1=-1):
     """``auto[k] += weight |X_k|^2`` and ``cross[j] += weight Re(X_a X_b*)`` for the output pairs
-    ``(pair_a[j], pair_b[j])``; ``X`` (nout, nf) complex64, sums float64, in place."""
+    ``(pair_a[j], pair_b[j])``; ``X`` (nout, nf) complex64, sums float64, in place.  Only the
+    frequencies ``f0:f1`` (``f1 = -1``: to the end), so that two threads can share the work."""
     nout, nf = X.shape
     npair = pair_a.size
-    for f in range(nf):
+    if f1 < 0:
+        f1 = nf
+    for f in range(f0, f1):
         for k in range(nout):
             re = np.float64(X[k, f].real)
             im = np.float64(X[k, f].imag)
@@ -99,20 +109,36 @@ def accumulate_power(X, weight, auto, cross, pair_a, pair_b):
 
 
 @numba.njit(cache=True, nogil=True)
-def neighbour_diff_sumsq(chans, mask):
+def neighbour_diff_sumsq(chans, mask_a, mask_b):
     """Per output: sum of squared differences of read-order neighbours (10 us apart) that are both
-    in ``mask``, and how many such pairs; float64."""
+    in ``mask_a``, and how many such pairs; the same for ``mask_b`` (one pass for two masks);
+    float64.  Returns ``(ssq_a, cnt_a, ssq_b, cnt_b)``."""
     nout, ny, w = chans.shape
-    ssq = np.zeros(nout)
-    cnt = np.zeros(nout, np.int64)
+    ssq_a = np.zeros(nout)
+    cnt_a = np.zeros(nout, np.int64)
+    ssq_b = np.zeros(nout)
+    cnt_b = np.zeros(nout, np.int64)
     for k in range(nout):
+        sa = 0.0
+        sb = 0.0
+        na = 0
+        nb = 0
         for r in range(ny):
             for p in range(1, w):
-                if mask[k, r, p] and mask[k, r, p - 1]:
-                    d = np.float64(np.float32(chans[k, r, p] - chans[k, r, p - 1]))
-                    ssq[k] += d * d
-                    cnt[k] += 1
-    return ssq, cnt
+                d = np.float64(np.float32(chans[k, r, p] - chans[k, r, p - 1]))
+                d2 = d * d
+                in_a = mask_a[k, r, p] & mask_a[k, r, p - 1]
+                in_b = mask_b[k, r, p] & mask_b[k, r, p - 1]
+                # branch-free, and a non-finite difference outside the mask must not leak in (0*inf)
+                sa += d2 if in_a else 0.0
+                na += in_a
+                sb += d2 if in_b else 0.0
+                nb += in_b
+        ssq_a[k] = sa
+        cnt_a[k] = na
+        ssq_b[k] = sb
+        cnt_b[k] = nb
+    return ssq_a, cnt_a, ssq_b, cnt_b
 
 
 @numba.njit(cache=True, nogil=True)
@@ -131,13 +157,17 @@ def side_sums(chans, side):
 
 
 @numba.njit(cache=True, nogil=True)
-def row_corrected(chans, valid, corr):
+def row_corrected(chans, valid, corr, xa=None):
     """The side-reference row correction applied: per output, ``chans - corr[row]`` re-centred on
-    the median of its valid samples; returns (xa (valid samples, 0 elsewhere; float32), sumsq
-    (nout,), rowsum (nout, ny)) -- the inputs of the spectra and row averages after correction."""
+    the median of its valid samples; returns (xa (valid samples, 0 elsewhere; float32, written into
+    the ``xa`` given, else a new array), sumsq (nout,), rowsum (nout, ny)) -- the inputs of the
+    spectra and row averages after correction."""
     nout, ny, w = chans.shape
     buf = np.empty(ny * w, np.float64)
-    xa = np.zeros((nout, ny, w), np.float32)
+    if xa is None:
+        out = np.empty((nout, ny, w), np.float32)
+    else:
+        out = xa
     sumsq = np.zeros(nout)
     rowsum = np.zeros((nout, ny))
     for k in range(nout):
@@ -149,21 +179,23 @@ def row_corrected(chans, valid, corr):
                     buf[n] = np.float32(chans[k, r, p] - c)
                     n += 1
         if n == 0:
+            out[k] = 0.0
             continue
         m = np.float32(_median_of(buf, n))
         for r in range(ny):
             c = corr[r]
             for p in range(w):
+                v = np.float32(0.0)
                 if valid[k, r, p]:
                     v = np.float32(np.float32(chans[k, r, p] - c) - m)
-                    xa[k, r, p] = v
                     sumsq[k] += np.float64(v) * v
                     rowsum[k, r] += v
-    return xa, sumsq, rowsum
+                out[k, r, p] = v
+    return out, sumsq, rowsum
 
 
 @numba.njit(cache=True, nogil=True)
-def savgol_split_sums(x, valid, coeffs, edge_model):
+def savgol_split_sums(x, valid, coeffs, edge_model, i0=0, i1=-1):
     """pynrc-style time-domain split without the model arrays.
 
     ``x`` (nout, n) samples in read order (0 where not valid), ``coeffs`` the Savitzky-Golay
@@ -172,9 +204,12 @@ def savgol_split_sums(x, valid, coeffs, edge_model):
     Per sample: model_k = SG smoothing of output k, corr = mean over outputs, unc_k = model_k - corr.
     Returns (sum of corr^2 over every output's valid samples, their count, per-output sum of unc_k^2
     over its valid samples, per-output counts), float64.  Worked in blocks of samples so that the
-    31-tap filter vectorises and stays in the L1 cache.
+    31-tap filter vectorises and stays in the L1 cache.  Only samples ``i0:i1`` (``i1 = -1``: to
+    the end) are summed, so that two threads can share the work.
     """
     nout, n = x.shape
+    if i1 < 0:
+        i1 = n
     L = coeffs.size
     h = L // 2
     B = 2048
@@ -183,8 +218,8 @@ def savgol_split_sums(x, valid, coeffs, edge_model):
     unc_ss = np.zeros(nout)
     unc_n = np.zeros(nout, np.int64)
     model = np.zeros((nout, B))
-    for b0 in range(0, n, B):
-        nb = min(n, b0 + B) - b0
+    for b0 in range(i0, i1, B):
+        nb = min(i1, b0 + B) - b0
         lo = max(b0, h)  # interior samples of this block: the full window is inside x
         hi = min(b0 + nb, n - h)
         for k in range(nout):
@@ -246,16 +281,17 @@ def abs_dev_subsample(d, med, target):
             nfin += np.isfinite(d[s, q] - med[q])
     step = max(1, nfin // target)
     out = np.empty(nfin // step + 1, np.float32)
-    j = 0
+    skip = 0  # finite samples to pass over before the next one taken (j % step, without a division)
     m = 0
     for s in range(n):
         for q in range(npix):
             v = np.float32(d[s, q] - med[q])
             if np.isfinite(v):
-                if j % step == 0:
+                if skip == 0:
                     out[m] = abs(v)
                     m += 1
-                j += 1
+                    skip = step
+                skip -= 1
     return out[:m]
 
 
@@ -283,13 +319,15 @@ def warm_up() -> None:
     chans = np.zeros((2, 4, 64), np.float32)
     valid = np.ones(chans.shape, bool)
     center_and_clip(chans, valid, 20.0)
+    center_and_clip(chans, valid, 20.0, np.empty_like(chans))
     X = np.zeros((2, 5), np.complex64)
-    accumulate_power(X, 1.0, np.zeros((2, 5)), np.zeros((1, 5)), np.zeros(1, np.int64), np.ones(1, np.int64))
-    neighbour_diff_sumsq(chans, valid)
+    accumulate_power(X, 1.0, np.zeros((2, 5)), np.zeros((1, 5)), np.zeros(1, np.int64), np.ones(1, np.int64), 0, 3)
+    neighbour_diff_sumsq(chans, valid, valid)
     side_sums(chans, valid)
     row_corrected(chans, valid, np.zeros(4, np.float32))
+    row_corrected(chans, valid, np.zeros(4, np.float32), np.empty_like(chans))
     flat = chans.reshape(2, -1)
-    savgol_split_sums(flat, valid.reshape(2, -1), np.ones(31) / 31, np.zeros((2, 2, 15)))
+    savgol_split_sums(flat, valid.reshape(2, -1), np.ones(31) / 31, np.zeros((2, 2, 15)), 0, 128)
     row_medians(chans, valid, 0, 4)
     abs_dev_subsample(flat, np.zeros(flat.shape[1], np.float32), 1000)
     clipped_stack_mean(flat, np.zeros(flat.shape[1], np.float32), 1.0)

@@ -24,7 +24,15 @@ import numpy as np
 import pytest
 from scipy.signal import savgol_coeffs, savgol_filter
 
-from core.onef import CLIP_SIGMA, SAVGOL_ORDER, SAVGOL_WINDOW, _by_output_halves, _pixel_stack_mean, _row_medians
+from core.onef import (
+    CLIP_SIGMA,
+    SAVGOL_ORDER,
+    SAVGOL_WINDOW,
+    _accumulate_power,
+    _by_output_halves,
+    _pixel_stack_mean,
+    _row_medians,
+)
 from core.onefkernel import (
     abs_dev_subsample,
     accumulate_power,
@@ -146,6 +154,33 @@ def test_center_and_clip_matches_numpy(shape, ties, halves):
     _assert_sums(rowsum, wrowsum, scale=np.abs(wx).astype(np.float64).sum(axis=2))
 
 
+@pytest.mark.parametrize("halves", [False, True])
+def test_kernels_write_into_a_reused_buffer(halves):
+    """As _Accumulator.add calls them: x and xa written into a reused buffer that holds garbage
+    (NaN) from before, by output halves in two threads: every element is written (0 where not
+    valid, also for the output without any valid sample), equal to the freshly allocated result."""
+    chans, valid = _frame(LARGE, seed=7)
+    corr = np.random.default_rng(8).normal(0, 3, LARGE[1]).astype(np.float32)
+    fresh = center_and_clip(chans.copy(), valid.copy(), CLIP_SIGMA)
+    c2, v2 = chans.copy(), valid.copy()
+    buf = np.full(LARGE, np.nan, np.float32)
+    if halves:
+        rest = _by_output_halves(lambda c, v, o: center_and_clip(c, v, CLIP_SIGMA, o)[1:], c2, v2, buf, split=3)
+    else:
+        rest = center_and_clip(c2, v2, CLIP_SIGMA, buf)[1:]
+    np.testing.assert_array_equal(buf, fresh[0])
+    assert valid[2].sum() == 0 and np.all(buf[2] == 0)
+    np.testing.assert_array_equal(rest[0], fresh[1])
+    np.testing.assert_array_equal(rest[2], fresh[3])
+    want_xa = row_corrected(c2, v2, corr)[0]
+    buf[:] = np.nan
+    if halves:
+        _by_output_halves(lambda c, v, o: row_corrected(c, v, corr, o)[1:], c2, v2, buf, split=3)
+    else:
+        row_corrected(c2, v2, corr, buf)
+    np.testing.assert_array_equal(buf, want_xa)
+
+
 def test_center_and_clip_robust_sigma_uses_every_step_th_valid_sample():
     """The robust sigma comes from every ``n // 200000``-th valid sample in C order.  Output 0 has
     sigma 1 at even and 10 at odd positions, all valid, n = 524 288 (step 2): the sub-sample is the
@@ -186,6 +221,11 @@ def test_accumulate_power_matches_numpy(with_pairs):
     w = 0.37
     auto, cross = auto0.copy(), cross0.copy()
     accumulate_power(X, w, auto, cross, pa, pb)
+    # as _Accumulator calls it: frequency halves in two threads give the same sums, bit for bit
+    auto2, cross2 = auto0.copy(), cross0.copy()
+    _accumulate_power(X, w, auto2, cross2, pa, pb)
+    np.testing.assert_array_equal(auto2, auto)
+    np.testing.assert_array_equal(cross2, cross)
     re, im = X.real.astype(np.float64), X.imag.astype(np.float64)
     np.testing.assert_allclose(auto, auto0 + w * (re ** 2 + im ** 2), rtol=POWER_RTOL, atol=0)
     want_cross = cross0 + np.array([w * (X[a] * np.conj(X[b]).astype(np.complex128)).real for a, b in pairs]
@@ -203,17 +243,21 @@ def test_neighbour_diff_sumsq_matches_numpy(shape):
     """Per output: sum of squared float32 neighbour differences (float64 squares) where both samples
     are in the mask, and the pair count; sums 1e-9 relative, counts exact."""
     chans, valid = _frame(shape, seed=11)
-    for mask in (valid, np.isfinite(chans) & ~valid):  # the active and the "side" samples
+    side = np.isfinite(chans) & ~valid  # the "side" samples: beside non-finite ones (must not leak NaN)
+    assert not np.isfinite(chans).all()
+    got = neighbour_diff_sumsq(chans, side, valid)
+    got2 = _by_output_halves(neighbour_diff_sumsq, chans, side, valid, split=3)
+    for j, mask in enumerate((side, valid)):  # both masks from one pass
         both = mask[..., 1:] & mask[..., :-1]
         d = (chans[..., 1:] - chans[..., :-1]).astype(np.float64)  # float32 difference
         want_ss = np.where(both, d ** 2, 0.0).sum(axis=(1, 2))
-        ss, n = neighbour_diff_sumsq(chans, mask)
+        ss, n = got[2 * j], got[2 * j + 1]
         np.testing.assert_array_equal(n, both.sum(axis=(1, 2)))
         _assert_sums(ss, want_ss)
-        ss2, n2 = _by_output_halves(neighbour_diff_sumsq, chans, mask)
+        ss2, n2 = got2[2 * j], got2[2 * j + 1]
         np.testing.assert_array_equal(n2, n)
         _assert_sums(ss2, want_ss)
-    assert neighbour_diff_sumsq(chans, valid)[1][2] == 0  # the dead output
+    assert got[3][2] == 0  # the dead output
 
 
 def test_side_sums_matches_numpy():
@@ -312,6 +356,14 @@ def test_savgol_split_sums_matches_scipy(n):
     _assert_sums(got[2], want[2])
     np.testing.assert_array_equal(got[3], want[3])
     assert got[3][2] == 0 and got[2][2] == 0.0
+    # Sample ranges (how _time_domain splits the work over two threads): the parts add up to the whole.
+    for cut in sorted({min(n, 2048), min(n, 4096), n // 2 // 2048 * 2048}):
+        a = savgol_split_sums(x, valid, coeffs, _edges(x64), 0, cut)
+        b = savgol_split_sums(x, valid, coeffs, _edges(x64), cut, n)
+        _assert_sums(a[0] + b[0], want[0])
+        assert int(a[1] + b[1]) == want[1]
+        _assert_sums(a[2] + b[2], want[2])
+        np.testing.assert_array_equal(a[3] + b[3], want[3])
 
 
 def test_savgol_split_sums_float32_as_called():
