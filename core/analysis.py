@@ -110,22 +110,22 @@ def _recheck(group: DetectorGroup, res: GroupResult) -> DetectorGroup:
 def preload() -> None:
     """Pay a process's one-time costs up front: import the libraries the steps import lazily
     (scipy.signal, scipy.ndimage, scipy.optimize, pyFFTW, jwst_reffiles and the jwst datamodels),
-    let asdf discover its extensions (it does so on the first datamodel made: about 1.3 s), and load
-    the compiled kernels.  The first analysis in a process otherwise pays about 2 s for these."""
+    write a first datamodel (asdf discovers its extensions and jwst loads its schemas: about 1.5 s),
+    and load the compiled kernels.  The first analysis in a process otherwise pays about 2 s for these."""
     import scipy.ndimage  # noqa: F401
     import scipy.optimize  # noqa: F401
     import scipy.signal  # noqa: F401
     from jwst_reffiles.readnoise import readnoise  # noqa: F401
-    from stdatamodels.jwst import datamodels
 
     from . import native, onef, refpix, rest2014  # noqa: F401
     from .clipkernel import warm_up
+    from .readnoise import warm_datamodels
 
     try:
         import pyfftw  # noqa: F401
     except ImportError:  # optional: onef falls back to scipy's FFT
         pass
-    datamodels.ReadnoiseModel().close()
+    warm_datamodels()
     warm_up()
 
 

@@ -600,6 +600,17 @@ def _run_reffiles(run_paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfil
                     pool.join()
 
 
+def warm_datamodels() -> None:
+    """Write one small ReadnoiseModel to a temporary file: a process's first datamodel makes asdf
+    discover its extensions and jwst load its schemas (about 1.5 s, once per process)."""
+    import tempfile
+
+    from stdatamodels.jwst import datamodels
+
+    with tempfile.TemporaryDirectory() as tmp, datamodels.ReadnoiseModel(data=np.zeros((8, 8), np.float32)) as m:
+        m.save(f"{tmp}/warm_readnoise.fits")
+
+
 def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Path, progress, notes) -> str:
     """The native engine's map, written with jwst_reffiles' own CRDS writer (same file format)."""
     from jwst_reffiles.readnoise import readnoise as rf
