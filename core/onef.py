@@ -450,7 +450,10 @@ class _Accumulator:
         self.pair_b = np.array([b for _, b in self.pairs], np.int64)
         self._cross_scratch = np.zeros((0, self.nf))
         self._ts = self._plan = None  # the padded time-series buffer of _fft and its transform
-        self._x = self._xa = None  # centred frame before / after the side correction (read order)
+        # The centred frame before / after the side correction (read order): the kernels write
+        # into these every frame (no 16 MB allocation and join per frame).
+        self._x = np.empty((self.nout, layout.ny, layout.channel_width), np.float32)
+        self._xa = np.empty_like(self._x)
 
     # -- spectra -----------------------------------------------------------------------------
     def _fft(self, x: np.ndarray) -> np.ndarray:
@@ -476,8 +479,6 @@ class _Accumulator:
         finite = np.isfinite(chans)
         valid = finite & self.active
         # Per output: centre on the median, clip beyond CLIP_SIGMA robust sigma (compiled, one pass).
-        if self._x is None:  # per-frame outputs of the kernels: reused (no 16 MB allocation and join)
-            self._x, self._xa = np.empty_like(chans), np.empty_like(chans)
         x = self._x
         _, nclipped, nvalid, sumsq, rowsum, nrow = _by_output_halves(
             lambda c, v, out: center_and_clip(c, v, CLIP_SIGMA, out)[1:], chans, valid, x, split=3)
@@ -558,8 +559,8 @@ class _Accumulator:
                                         mode="interp")[:, :h],
                           savgol_filter(flat[:, -SAVGOL_WINDOW:], SAVGOL_WINDOW, SAVGOL_ORDER, axis=-1,
                                         mode="interp")[:, -h:]], axis=1).astype(np.float64)
-        # The two halves of the samples on the two cores (cut at a multiple of the kernel's block).
-        cut = min(flat.shape[1], (flat.shape[1] // 2 + 2047) // 2048 * 2048)
+        # The two halves of the samples on the two cores (the filter window reads across the cut).
+        cut = flat.shape[1] // 2
         parts = _POOL.map(lambda r: savgol_split_sums(flat, vm, self.sg_coeffs, edges, r[0], r[1]),
                           ((0, cut), (cut, flat.shape[1])))
         (c1, n1, u1, m1), (c2, n2, u2, m2) = parts
