@@ -3,10 +3,11 @@ numpy's (the same middle sample(s); exact equality, not a tolerance)."""
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
-from core.fastmedian import abs_histogram, median_along0, median_of, nanmedian_last
+from core.fastmedian import HIST_BINS, _hist_median, abs_histogram, median_along0, median_of, nanmedian_last
 
 
 def _nanmedian(*a, **k):
@@ -57,17 +58,14 @@ def test_abs_histogram_is_the_rounded_bincount():
     np.testing.assert_array_equal(abs_histogram(v, 8192), want)
 
 
+@numba.njit(cache=False)
+def _run_hist_median(buf, n):
+    return _hist_median(buf, n, np.empty(HIST_BINS, np.int64), np.empty(n + 1, np.float64))
+
+
 def _hist_median_of(v: np.ndarray) -> float:
-    """core.fastmedian._hist_median on a copy of v (the jitted helper, through a tiny wrapper)."""
-    import numba
-
-    from core.fastmedian import HIST_BINS, _hist_median
-
-    @numba.njit(cache=False)
-    def run(buf, n):
-        return _hist_median(buf, n, np.empty(HIST_BINS, np.int64), np.empty(n + 1, np.float64))
-
-    return run(np.asarray(v, np.float64).copy(), v.size)
+    """core.fastmedian._hist_median on a copy of v (the inlined helper, through one jitted wrapper)."""
+    return _run_hist_median(np.asarray(v, np.float64).copy(), v.size)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 31, 2032, 2033, 20_000])
