@@ -155,11 +155,68 @@ def _hist_median(buf, count, counts, sel):
     return _middle_of_selected(sel, m, r0 - below, r1 > r0)
 
 
+RANK_MAX_N = 128  # stacks up to this many samples: median_axis0's branch-free rank median (measured)
+
+
+@numba.njit(cache=True, inline="always")
+def _rank_median_block(stack, b0, nb, x, rank, cnt, lo, hi, out):
+    """Medians of the columns ``b0:b0 + nb`` of a short stack (n <= :data:`RANK_MAX_N`) without a
+    branch: each sample's rank among its column's samples (ties broken by sample index, so the
+    ranks are a permutation) is counted with comparisons that vectorise over the columns, and the
+    samples of the middle rank(s) are picked by equality.  A non-finite sample becomes +inf, which
+    ranks above every finite one and so is never a middle rank of the finite samples.  Insertion
+    sort costs ~90 ns per 9-sample column on mispredicted branches, this ~15 ns; at 107 samples
+    (a 108-group ramp) Wirth's selection ~1.5 us, this ~0.6 us (n^2 comparisons: above ~128 samples
+    the selection wins)."""
+    n = stack.shape[0]
+    for q in range(nb):
+        cnt[q] = 0
+        lo[q] = 0.0
+        hi[q] = 0.0
+    for s in range(n):
+        for q in range(nb):
+            v = stack[s, b0 + q]
+            fin = np.isfinite(v)
+            x[s, q] = v if fin else np.inf
+            cnt[q] += fin
+    for i in range(n):
+        for q in range(nb):
+            rank[q] = 0
+        for j in range(i):  # earlier samples rank below an equal one ...
+            for q in range(nb):
+                rank[q] += x[j, q] <= x[i, q]
+        for j in range(i + 1, n):  # ... later ones only when smaller
+            for q in range(nb):
+                rank[q] += x[j, q] < x[i, q]
+        for q in range(nb):
+            v = x[i, q]
+            c = cnt[q]
+            lo[q] += v if rank[q] == (c - 1) // 2 else 0.0  # ranks of finite samples are < c
+            hi[q] += v if rank[q] == c // 2 else 0.0
+    for q in range(nb):
+        c = cnt[q]
+        if c == 0:
+            out[b0 + q] = np.nan
+        elif c % 2:
+            out[b0 + q] = np.float32(lo[q])
+        else:
+            out[b0 + q] = np.float32(0.5 * (lo[q] + hi[q]))
+
+
 @numba.njit(cache=True, nogil=True)
 def median_axis0(stack):
     """Per column of ``stack`` (nsamples, npix) float32: the median of its finite samples."""
     n, npix = stack.shape
     out = np.empty(npix, np.float32)
+    if n <= RANK_MAX_N:
+        x = np.empty((n, BLOCK), np.float32)
+        rank = np.empty(BLOCK, np.int32)
+        cnt = np.empty(BLOCK, np.int32)
+        lo = np.empty(BLOCK, np.float64)
+        hi = np.empty(BLOCK, np.float64)
+        for b0 in range(0, npix, BLOCK):
+            _rank_median_block(stack, b0, min(npix, b0 + BLOCK) - b0, x, rank, cnt, lo, hi, out)
+        return out
     block = np.empty((BLOCK, n), np.float64)
     buf = np.empty(n, np.float64)
     for b0 in range(0, npix, BLOCK):

@@ -16,8 +16,9 @@ def _nanmedian(*a, **k):
         return np.nanmedian(*a, **k)
 
 
-@pytest.mark.parametrize("n", [1, 2, 9, 10, 33, 54])
+@pytest.mark.parametrize("n", [1, 2, 9, 10, 33, 54, 107, 128, 129])
 def test_median_along_axis0_is_numpys(n):
+    """Up to RANK_MAX_N (128) samples the branch-free rank median, above it the selection."""
     rng = np.random.default_rng(n)
     x = np.round(rng.normal(0, 3, (n, 37, 300))).astype(np.float32)  # integers: ties
     x[rng.random(x.shape) < 0.05] = np.nan
