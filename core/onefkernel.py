@@ -69,22 +69,31 @@ def center_and_clip(chans, valid, clip_sigma, x=None):
                         skip = step
                     skip -= 1
         sig = MAD_TO_SIGMA * _median_of(buf, ns)
-        lim = clip_sigma * sig
+        # Clip beyond lim (none when sig is 0). Branch-free: selects instead of ifs, sums in the
+        # same order (the results are those of the branching loop, bit for bit).
+        lim = clip_sigma * sig if sig > 0 else np.inf
+        ss = 0.0
+        nv = 0
         for r in range(ny):
+            rs = 0.0
+            rc = 0
             for p in range(w):
                 v = np.float32(chans[k, r, p] - m)
                 chans[k, r, p] = v
-                out[k, r, p] = 0.0
-                if valid[k, r, p]:
-                    if sig > 0 and abs(v) > lim:
-                        valid[k, r, p] = False
-                        nclipped += 1
-                    else:
-                        out[k, r, p] = v
-                        nvalid[k] += 1
-                        sumsq[k] += np.float64(v) * v
-                        rowsum[k, r] += v
-                        rowcnt[k, r] += 1
+                was = valid[k, r, p]
+                keep = was & (abs(v) <= lim)
+                valid[k, r, p] = keep
+                nclipped += np.int64(was) - np.int64(keep)  # keep implies was
+                o = v if keep else np.float32(0.0)
+                out[k, r, p] = o
+                rc += keep
+                ss += np.float64(o) * o
+                rs += o
+            rowsum[k, r] = rs
+            rowcnt[k, r] = rc
+            nv += rc
+        nvalid[k] = nv
+        sumsq[k] = ss
     return out, med, nclipped, nvalid, sumsq, rowsum, rowcnt
 
 
@@ -174,23 +183,25 @@ def row_corrected(chans, valid, corr, xa=None):
         n = 0
         for r in range(ny):
             c = corr[r]
-            for p in range(w):
-                if valid[k, r, p]:
-                    buf[n] = np.float32(chans[k, r, p] - c)
-                    n += 1
+            for p in range(w):  # branch-free gather of the valid samples
+                buf[n] = np.float32(chans[k, r, p] - c)
+                n += valid[k, r, p]
         if n == 0:
             out[k] = 0.0
             continue
         m = np.float32(_median_of(buf, n))
+        ss = 0.0
         for r in range(ny):
             c = corr[r]
-            for p in range(w):
-                v = np.float32(0.0)
-                if valid[k, r, p]:
-                    v = np.float32(np.float32(chans[k, r, p] - c) - m)
-                    sumsq[k] += np.float64(v) * v
-                    rowsum[k, r] += v
-                out[k, r, p] = v
+            rs = 0.0
+            for p in range(w):  # branch-free (a select), sums in the order of the valid samples
+                v = np.float32(np.float32(chans[k, r, p] - c) - m)
+                o = v if valid[k, r, p] else np.float32(0.0)
+                out[k, r, p] = o
+                ss += np.float64(o) * o
+                rs += o
+            rowsum[k, r] = rs
+        sumsq[k] = ss
     return out, sumsq, rowsum
 
 
