@@ -72,10 +72,11 @@ def _bracket_median(buf, count):
     bracket (~4 %) are selected exactly, with the counts below it giving the ranks.  Falls back to a
     full selection in the (practically impossible) case that the bracket misses."""
     step = max(1, count // 20000)
-    sub = np.sort(buf[:count:step])
+    sub = buf[:count:step].copy()
     m = sub.size
-    lo = sub[max(0, int(0.48 * m) - 1)]
-    hi = sub[min(m - 1, int(0.52 * m) + 1)]
+    # the sub-sample's order statistics by two selections, not a sort (1.15 -> ~0.3 ms)
+    lo = _kth_smallest(sub, m, max(0, int(0.48 * m) - 1))
+    hi = _kth_smallest(sub, m, min(m - 1, int(0.52 * m) + 1))
     below = 0
     inside = np.empty(count + 1, np.float64)
     n_in = 0
