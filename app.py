@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages._ui import warm_engine
+
 st.set_page_config(page_title="NIRCam darks", page_icon=":material/dark_mode:", layout="wide")
 
 pages = {
@@ -15,4 +17,7 @@ pages = {
     "Results": [st.Page("pages/report.py", title="Report", icon=":material/description:"),
                 st.Page("pages/store.py", title="Stored results", icon=":material/inventory_2:")],
 }
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:  # also when the page stops early (st.stop) or reruns
+    warm_engine()  # once per server, after the first page is drawn: the first Compute does not pay it
