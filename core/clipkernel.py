@@ -244,9 +244,10 @@ def warm_up(sections: bool = True) -> None:
     """Compile every numba kernel of the app (or load it from the on-disk cache) for the array types
     the engines use, so that no user run pays the first compilation (``make`` does this at install).
     ``sections=False``: only the readnoise engine's kernels (what a readnoise-only process loads)."""
-    from . import boxclip, fastmedian, onefkernel, refpixkernel
+    from . import boxclip, fastmedian, onefkernel, ramps, refpixkernel
 
     x = np.zeros((4, 8), np.float32)
+    ramps.decode_uint16_be(np.zeros(32, np.uint16), x.reshape(-1))
     clipped_std_fast(x)
     clipped_mean_fast(x)
     fastmedian.median_along0(x)

@@ -101,7 +101,7 @@ from .onefkernel import (
     savgol_split_sums,
     side_sums,
 )
-from .ramps import GROUP_DIFF_TYPES, SATURATED_DN, cds_frames, layout_from_header, n_cds, stripes
+from .ramps import GROUP_DIFF_TYPES, Ramp, cds_frames, layout_from_header, n_cds, stripes
 
 UNITS = "DN rms in a CDS frame"
 PSD_UNITS = "DN^2/Hz (one-sided)"
@@ -318,16 +318,12 @@ def _robust_sigma(v: np.ndarray) -> float:
     return float(1.4826 * median_of(np.abs(sub)))
 
 
-def _read(sci, it: int, groups, y0: int, y1: int) -> np.ndarray:
-    """Rows ``y0:y1`` of ``groups`` of integration ``it`` as float32 DN, saturated/non-finite -> NaN."""
-    raw = np.asarray(sci.section[it, groups, y0:y1, :])
-    data = raw.astype(np.float32)
-    bad = ~np.isfinite(data)
-    if raw.dtype.kind in "ui":
-        bad |= raw == SATURATED_DN
-    if bad.any():
-        data[bad] = np.nan
-    return data
+def _read(ramp: Ramp, it: int, groups: slice | int, y0: int, y1: int) -> np.ndarray:
+    """Rows ``y0:y1`` of ``groups`` (a slice: (ngroups, rows, nx); one group: (rows, nx)) of
+    integration ``it`` as float32 DN, saturated/non-finite -> NaN."""
+    g = groups if isinstance(groups, slice) else slice(groups, groups + 1)
+    data, _ = ramp.read_stripe(y0, y1, g, slice(it, it + 1))
+    return data[0] if isinstance(groups, slice) else data[0, 0]
 
 
 @dataclass
@@ -725,7 +721,6 @@ def analyze_onef(
     ``paths`` are ``*_uncal.fits`` of one detector and one frame geometry (InputError naming the
     file otherwise).  ``progress(fraction, message)`` is called as frames are processed.
     """
-    from astropy.io import fits
 
     params = params.validate() if isinstance(params, OneFParams) else params
     if not isinstance(params, OneFParams):
@@ -756,13 +751,12 @@ def analyze_onef(
         weight = 1.0 / stack_mean_factor(info.ncds, params.diff_type)
         report(done, f"{name}: reading ({fi + 1}/{len(infos)})")
         try:
-            hdul = fits.open(info.path, memmap=False, lazy_load_hdus=True)
-        except OSError as exc:
+            ramp = Ramp(info.path)
+        except (OSError, KeyError) as exc:
             raise InputError(f"{name}: cannot be opened ({exc})", file=name) from exc
-        with hdul:
+        with ramp:
             try:
-                sci = hdul["SCI"]
-                done = _process_file(sci, info, params, layout, acc, weight, refrows, amps, col_parity,
+                done = _process_file(ramp, info, params, layout, acc, weight, refrows, amps, col_parity,
                                      factors, done, report)
             except (OSError, EOFError) as exc:
                 raise InputError(f"{name}: read error ({exc})", file=name) from exc
@@ -773,7 +767,7 @@ def analyze_onef(
     return result
 
 
-def _process_file(sci, info: _FileInfo, params: OneFParams, layout: Layout, acc: _Accumulator,
+def _process_file(ramp: Ramp, info: _FileInfo, params: OneFParams, layout: Layout, acc: _Accumulator,
                   weight: float, refrows, amps, col_parity, factors: list, done: int, report) -> int:
     """Every integration of one open file into ``acc``; returns the updated frame count."""
     name = info.path.name
@@ -783,7 +777,7 @@ def _process_file(sci, info: _FileInfo, params: OneFParams, layout: Layout, acc:
         # Reference-row offsets per CDS frame, output and column parity.
         offsets = None
         if params.refpix_correct and refrows.size:
-            rr = np.concatenate([_read(sci, it, slice(None), int(r), int(r) + 1) for r in refrows],
+            rr = np.concatenate([_read(ramp, it, slice(None), int(r), int(r) + 1) for r in refrows],
                                 axis=1)  # (ngroups, nref, nx)
             dref = cds_frames(rr[None], params.diff_type)  # (ncds, nref, nx)
             offsets = np.zeros((info.ncds, layout.nx), np.float32)
@@ -798,7 +792,7 @@ def _process_file(sci, info: _FileInfo, params: OneFParams, layout: Layout, acc:
         pix_mean = np.empty((layout.ny, layout.nx), np.float32)
         rows = max(1, STRIPE_BUDGET // max(1, 2 * info.ngroups * layout.nx * 4))
         for y0, y1 in stripes(layout.ny, rows):
-            d = cds_frames(_read(sci, it, slice(None), y0, y1)[None], params.diff_type)
+            d = cds_frames(_read(ramp, it, slice(None), y0, y1)[None], params.diff_type)
             if offsets is not None:
                 d -= offsets[:, None, :]
             pix_mean[y0:y1] = _pixel_stack_mean(d)
@@ -808,13 +802,13 @@ def _process_file(sci, info: _FileInfo, params: OneFParams, layout: Layout, acc:
         for k in range(info.ncds):
             if params.diff_type == "consecutive":
                 if prev is None:
-                    prev = _read(sci, it, 0, 0, layout.ny)
-                cur = _read(sci, it, k + 1, 0, layout.ny)
+                    prev = _read(ramp, it, 0, 0, layout.ny)
+                cur = _read(ramp, it, k + 1, 0, layout.ny)
                 frame = cur - prev
                 prev = cur
             else:
-                frame = (_read(sci, it, 2 * k + 1, 0, layout.ny)
-                         - _read(sci, it, 2 * k, 0, layout.ny))
+                frame = (_read(ramp, it, 2 * k + 1, 0, layout.ny)
+                         - _read(ramp, it, 2 * k, 0, layout.ny))
             if offsets is not None:
                 frame -= offsets[k][None, :]
             frame -= pix_mean

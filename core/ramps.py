@@ -7,12 +7,14 @@ loads a whole file.  Pixel values are returned as float32 DN (BZERO applied); sa
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 from astropy.io import fits
 
@@ -62,6 +64,8 @@ class Ramp:
         self.shape = tuple(int(n) for n in self._sci.shape)
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # one file handle: reads from several threads must not interleave
+        self._data_offset = direct_data_offset(self.path, self._sci)
+        self._fd = os.open(self.path, os.O_RDONLY) if self._data_offset is not None else None
 
     def __enter__(self):
         return self
@@ -71,6 +75,9 @@ class Ramp:
 
     def close(self):
         self._hdul.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     @property
     def nints(self) -> int:
@@ -80,14 +87,19 @@ class Ramp:
     def ngroups(self) -> int:
         return self.shape[1]
 
-    def read_stripe(self, y0: int, y1: int, groups: slice = slice(None)) -> tuple[np.ndarray, int]:
-        """Rows ``y0:y1`` of every integration and group as float32 DN.
+    def read_stripe(self, y0: int, y1: int, groups: slice = slice(None),
+                    ints: slice = slice(None)) -> tuple[np.ndarray, int]:
+        """Rows ``y0:y1`` of integrations ``ints`` and groups ``groups`` (slices) as float32 DN.
 
         Returns (array (nints, ngroups, y1-y0, nx), number of samples set to NaN because they were
-        saturated or not finite).
+        saturated or not finite).  Raw 16-bit ramps are decoded straight from the file
+        (:func:`direct_data_offset`), anything else is read through astropy; the values are the same.
         """
+        if self._fd is not None:
+            return self._read_direct(range(*ints.indices(self.shape[0])),
+                                     range(*groups.indices(self.shape[1])), y0, y1)
         with self._lock:
-            raw = self._sci.section[:, groups, y0:y1, :]
+            raw = self._sci.section[ints, groups, y0:y1, :]
         data = np.asarray(raw, dtype=np.float32)
         bad = ~np.isfinite(data)
         if raw.dtype.kind in "ui":
@@ -96,6 +108,65 @@ class Ramp:
         if nbad:
             data[bad] = np.nan
         return data, nbad
+
+    def _read_direct(self, ints: range, groups: range, y0: int, y1: int) -> tuple[np.ndarray, int]:
+        """The raw bytes of each (integration, group) block of rows, read with ``os.preadv`` into
+        one buffer (no shared file position: threads need no lock), then decoded in one compiled pass."""
+        _, ng, ny, nx = self.shape
+        rows = y1 - y0
+        raw = np.empty((len(ints), len(groups), rows, nx), np.uint16)
+        block = rows * nx * 2
+        for a, i in enumerate(ints):
+            for b, g in enumerate(groups):
+                offset = self._data_offset + ((i * ng + g) * ny + y0) * nx * 2
+                got = os.preadv(self._fd, [memoryview(raw[a, b]).cast("B")], offset)
+                if got != block:
+                    raise OSError(errno.EIO, f"the file ends inside its SCI data (integration {i}, group {g}): "
+                                  "truncated or being written?", str(self.path))
+        data = np.empty(raw.shape, np.float32)
+        nbad = decode_uint16_be(raw.reshape(-1), data.reshape(-1))
+        return data, int(nbad)
+
+
+def direct_data_offset(path: Path, sci) -> int | None:
+    """Byte offset of the SCI data when it can be decoded without astropy, else None.
+
+    That is the raw-ramp case: an uncompressed FITS file (it starts with ``SIMPLE``), a 4-D image
+    of 16-bit integers stored with BZERO 32768 and BSCALE 1 (unsigned DN) and no BLANK, all of it
+    in the file.  astropy's ``section`` reads such data in several passes (read, byte swap, unsigned
+    conversion, float conversion: ~65-130 ms per 10-group full-frame file on this machine, warm
+    cache); one compiled pass takes ~10 ms.  Everything else (float data, other scalings,
+    compressed or short files) keeps astropy's reader and its error messages."""
+    h = sci.header
+    try:
+        if (type(sci) is not fits.ImageHDU or h.get("NAXIS") != 4 or h.get("BITPIX") != 16
+                or h.get("BZERO", 0) != 32768 or h.get("BSCALE", 1) != 1 or "BLANK" in h):
+            return None
+        offset = int(sci.fileinfo()["datLoc"])
+        with open(path, "rb") as f:
+            if f.read(6) != b"SIMPLE":
+                return None
+        need = offset + 2 * int(np.prod([int(h[f"NAXIS{k}"]) for k in (1, 2, 3, 4)]))
+        if os.stat(path).st_size < need:
+            return None
+    except (KeyError, TypeError, ValueError, OSError):
+        return None
+    return offset
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_uint16_be(raw, out):
+    """FITS 16-bit data with BZERO 32768 -> float32 DN, in one pass: ``raw`` holds the file's bytes
+    (big-endian signed integers) viewed as native uint16.  Byte swap, then flipping the top bit adds
+    32768 modulo 2^16 (the unsigned value); 65535 (saturated) becomes NaN.  Returns how many did."""
+    nbad = 0
+    for i in range(raw.size):
+        b = raw[i]
+        v = np.uint16(((b & 0xFF) << 8) | (b >> 8)) ^ np.uint16(0x8000)
+        sat = v == SATURATED_DN
+        out[i] = np.float32(np.nan) if sat else np.float32(v)
+        nbad += sat
+    return nbad
 
 
 def stripes(ny: int, rows: int) -> Iterator[tuple[int, int]]:
