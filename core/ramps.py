@@ -65,7 +65,13 @@ class Ramp:
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # one file handle: reads from several threads must not interleave
         self._data_offset = direct_data_offset(self.path, self._sci)
-        self._fd = os.open(self.path, os.O_RDONLY) if self._data_offset is not None else None
+        self._fd = None
+        if self._data_offset is not None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except OSError:
+                self._hdul.close()
+                raise
 
     def __enter__(self):
         return self
