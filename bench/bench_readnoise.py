@@ -130,9 +130,7 @@ def run_one(kind: str, paths: list[str]) -> dict:
 
         # The floor of earlier benchmarks: the same with astropy's reader (``section``), which
         # makes several passes over the data (~7x the memmap's CPU for 16-bit ramps).
-        ramps = [Ramp(p) for p in paths]
-        for r in ramps:
-            r._fd = None  # astropy's section, not our direct decoder
+        ramps = [Ramp(p, direct=False) for p in paths]  # astropy's section, not our direct decoder
         for y0, y1 in stripes(ramps[0].shape[2], 256):
             stack = np.concatenate([cds_frames(r.read_stripe(y0, y1)[0], "independent") for r in ramps])
             stack.sum()

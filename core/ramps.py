@@ -56,15 +56,17 @@ class Ramp:
     Use as a context manager.  ``shape`` is (nints, ngroups, ny, nx) in science orientation.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, direct: bool = True):
+        """``direct=False``: always read through astropy's ``section`` (the reference the direct
+        decoder is tested and benchmarked against)."""
         self.path = Path(path)
         self._hdul = fits.open(self.path, memmap=False, lazy_load_hdus=True)
         self.header = self._hdul[0].header
         self._sci = self._hdul["SCI"]
         self.shape = tuple(int(n) for n in self._sci.shape)
         self.layout = layout_from_header(self.header)
-        self._lock = threading.Lock()  # one file handle: reads from several threads must not interleave
-        self._data_offset = direct_data_offset(self.path, self._sci)
+        self._lock = threading.Lock()  # astropy's one file handle: reads from threads must not interleave
+        self._data_offset = direct_data_offset(self.path, self._sci) if direct else None
         self._fd = None
         if self._data_offset is not None:
             try:
