@@ -66,14 +66,19 @@ class Ramp:
         self.shape = tuple(int(n) for n in self._sci.shape)
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # astropy's one file handle: reads from threads must not interleave
-        self._data_offset = direct_data_offset(self.path, self._sci) if direct else None
-        self._fd = None
-        if self._data_offset is not None:
+        self._fd = self._data_offset = None
+        if direct:
             try:
-                self._fd = os.open(self.path, os.O_RDONLY)
+                fd = os.open(self.path, os.O_RDONLY)
             except OSError:
                 self._hdul.close()
                 raise
+            # the checks and the reads go through the same descriptor: the same file
+            self._data_offset = direct_data_offset(fd, self._sci)
+            if self._data_offset is None:
+                os.close(fd)
+            else:
+                self._fd = fd
 
     def __enter__(self):
         return self
@@ -136,8 +141,9 @@ class Ramp:
         return data, int(nbad)
 
 
-def direct_data_offset(path: Path, sci) -> int | None:
-    """Byte offset of the SCI data when it can be decoded without astropy, else None.
+def direct_data_offset(fd: int, sci) -> int | None:
+    """Byte offset of the SCI data in the file open as ``fd`` when it can be decoded without
+    astropy, else None.
 
     That is the raw-ramp case: an uncompressed FITS file (it starts with ``SIMPLE``), a 4-D image
     of 16-bit integers stored with BZERO 32768 and BSCALE 1 (unsigned DN) and no BLANK, all of it
@@ -151,11 +157,10 @@ def direct_data_offset(path: Path, sci) -> int | None:
                 or h.get("BZERO", 0) != 32768 or h.get("BSCALE", 1) != 1 or "BLANK" in h):
             return None
         offset = int(sci.fileinfo()["datLoc"])
-        with open(path, "rb") as f:
-            if f.read(6) != b"SIMPLE":
-                return None
+        if os.pread(fd, 6, 0) != b"SIMPLE":
+            return None
         need = offset + 2 * int(np.prod([int(h[f"NAXIS{k}"]) for k in (1, 2, 3, 4)]))
-        if os.stat(path).st_size < need:
+        if os.fstat(fd).st_size < need:
             return None
     except (KeyError, TypeError, ValueError, OSError):
         return None

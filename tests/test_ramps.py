@@ -8,6 +8,7 @@ data hold every awkward value -- 0, 1, 32767, 32768 (the sign boundary of the st
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -97,8 +98,14 @@ def test_short_file_is_not_decoded_directly(tmp_path):
     size = path.stat().st_size
     with open(path, "r+b") as f:
         f.truncate(size - 2880 * 4)
-    with fits.open(path, lazy_load_hdus=True) as h:
-        assert direct_data_offset(path, h["SCI"]) is None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with fits.open(path, lazy_load_hdus=True) as h:
+            assert direct_data_offset(fd, h["SCI"]) is None
+    finally:
+        os.close(fd)
+    with Ramp(path) as r:
+        assert r._fd is None
 
 
 def test_file_truncated_while_open_gives_a_clear_error(tmp_path):
