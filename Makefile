@@ -2,17 +2,18 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 DEMO := $(CURDIR)/demo_data
 PORT ?= 8501
 
 .PHONY: run test venv demo chromium lint bench clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
-	$(BIN)/python -c "import core.clipkernel as k; k.warm_up()"  # compile the numba kernels once, cached on disk
+	$(BIN)/python -m pip install -q --no-deps -e .  # the project itself: every process of .venv imports core, no PYTHONPATH
+	$(BIN)/python -m core.pipeline.warm  # compile the numba kernels once, cached on disk
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -34,12 +35,12 @@ demo: $(STAMP)
 	  $(BIN)/python -m core demo --out $(DEMO) && touch $(DEMO)/.complete; fi
 
 run: $(STAMP) demo
-	@$(BIN)/python -c "import core.clipkernel as k; k.warm_up()"  # recompiles only kernels whose source changed
+	@$(BIN)/python -m core.pipeline.warm  # recompiles only kernels whose source changed
 	DARKS_DATA_ROOT="$${DARKS_DATA_ROOT:-$(DEMO)}" $(BIN)/streamlit run app.py \
 	  --server.address 127.0.0.1 --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP) chromium
-	@$(BIN)/python -c "import core.clipkernel as k; k.warm_up()"
+	@$(BIN)/python -m core.pipeline.warm
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

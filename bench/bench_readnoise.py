@@ -29,11 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def make_inputs(data: Path, nfiles: int, ngroups: int = 10) -> list[Path]:
-    from core.simulate import NoiseSpec, simulate_exposure
+    from core.io.simulate import NoiseSpec, simulate_exposure
 
     data.mkdir(parents=True, exist_ok=True)
     out = []
@@ -54,16 +53,16 @@ def _startup(kind: str) -> None:
 
         warm_datamodels()  # a first model written (asdf's extensions, jwst's schemas), as preload() does
     elif kind == "native":
-        import core.native  # noqa: F401
-        from core.clipkernel import warm_up
+        import core.readnoise.native  # noqa: F401
+        from core.pipeline.warm import warm_up
 
         warm_up(sections=False)  # the readnoise kernels only: what this process runs
     elif kind == "full":
-        from core.analysis import preload
+        from core.pipeline.warm import preload
 
         preload()  # imports, asdf's extension discovery and the kernels: what the app pays once per server
     else:
-        import core.ramps  # noqa: F401
+        import core.io.ramps  # noqa: F401
     # Every kind alike: the import objects collected once and frozen, so that the first full garbage
     # collection after the imports (0.1-0.2 s with jwst loaded) is start-up, not part of the run.
     import gc
@@ -92,12 +91,12 @@ def run_one(kind: str, paths: list[str]) -> dict:
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
             make_readnoise(paths, method="stack", nproc=nproc, outfile=f"{tmp}/rn.fits")
     elif kind == "native":
-        from core.native import native_readnoise_map
+        from core.readnoise.native import native_readnoise_map
 
         native_readnoise_map(paths)
     elif kind == "full":
-        from core.analysis import AnalysisOptions, analyze_group
-        from core.inventory import group_by_detector, inventory
+        from core.io.inventory import group_by_detector, inventory
+        from core.pipeline.run import AnalysisOptions, analyze_group
         from core.readnoise import ReadnoiseParams
 
         groups, _ = group_by_detector(inventory(paths))
@@ -126,7 +125,7 @@ def run_one(kind: str, paths: list[str]) -> dict:
     elif kind == "floor_astropy":
         import numpy as np
 
-        from core.ramps import Ramp, cds_frames, stripes
+        from core.io.ramps import Ramp, cds_frames, stripes
 
         # The floor of earlier benchmarks: the same with astropy's reader (``section``), which
         # makes several passes over the data (~7x the memmap's CPU for 16-bit ramps).
@@ -174,7 +173,7 @@ def main():
         cases.append(("1 file x 108 groups", make_inputs(data, 1, ngroups=108)))
     # Compile the numba kernels (or load them from the on-disk cache) once, untimed: a one-time cost
     # per installation that `make` pays at install, not per run.
-    subprocess.run([sys.executable, "-c", "import core.clipkernel as k; k.warm_up()"], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", "from core.pipeline.warm import warm_up; warm_up()"], check=True, cwd=ROOT)
     rows = []
     for label, paths in cases:
         res = {}

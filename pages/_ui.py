@@ -16,10 +16,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import InputError, ParameterError
-from core.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
-from core.ramps import FileId
+from core.io.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
+from core.pipeline.registry import SectionSpec
+from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams
-from core.store import ResultStore
 
 SELECTED = "selected_files"  # session key: list of resolved path strings under the data root
 MAX_CACHED_RESULTS = 24
@@ -34,18 +34,8 @@ def root_or_stop() -> Path:
         st.stop()
 
 
-def file_ids(paths) -> tuple[FileId, ...]:
-    ids = []
-    for p in paths:
-        try:
-            ids.append(FileId.of(p))
-        except OSError:
-            ids.append(FileId(str(p), -1, -1))  # vanished: inspect_file will say so
-    return tuple(ids)
-
-
 @st.cache_data(show_spinner=False, max_entries=5000)
-def _inspect_cached(fid: FileId):
+def _inspect_cached(fid):  # a core.io.ramps.FileId: a changed file is a new key
     return inspect_file(Path(fid.path))
 
 
@@ -137,13 +127,13 @@ ENGINE_CHOICES = {  # the first is the default
 @st.cache_resource(show_spinner=False)
 def warm_engine() -> bool:
     """The analysis engine's one-time costs, paid once per server process: the lazily imported
-    libraries, asdf's extension discovery, the compiled kernels (``core.analysis.preload``, ~2 s).
+    libraries, asdf's extension discovery, the compiled kernels (``core.pipeline.warm.preload``, ~2 s).
 
     app.py calls this after the first page is drawn, in the script thread (not a background thread:
     two threads importing the same packages at once can trip Python's import-deadlock detection).
     Measured on the demo data: the first 1/f computation in a new server took 5.1 s instead of
     3.0 s for the same files computed again; after this, 3.7 s."""
-    from core.analysis import preload
+    from core.pipeline.warm import preload
 
     try:
         preload()
@@ -157,12 +147,16 @@ def _results_store():
     return OrderedDict(), threading.Lock()
 
 
-def cached_run(kind: str, paths, params, compute, label: str):
-    """Return ``compute(paths, params, progress)`` from the cache or compute it with a progress bar.
+def cached_run(spec: SectionSpec, paths, params, label: str):
+    """Return the section's result for ``paths`` and ``params`` from the cache, the on-disk store, or
+    computed with a progress bar (``spec``'s analyze function).
 
-    The key is (kind, file identities, params).  Errors are shown as messages, never tracebacks,
-    and are not cached.  Returns None on error.
+    The key is (store key, file identities, params): the same as the CLI's, so a result stored by
+    ``python -m core analyze`` is found here.  Errors are shown as messages, never tracebacks, and
+    are not cached.  Returns None on error.
     """
+    kind = spec.store_key
+    compute = spec.analyze_function()
     store, lock = _results_store()
     ids = file_ids(paths)
     key = (kind, ids, params)
@@ -182,7 +176,7 @@ def cached_run(kind: str, paths, params, compute, label: str):
             bar.progress(min(max(float(f), 0.0), 1.0), text=msg)
 
         try:
-            result = compute(list(paths), params, progress)
+            result = compute(list(paths), params, progress=progress)
         except (InputError, ParameterError) as e:
             status.update(label=f"{label}: failed", state="error", expanded=True)
             st.error(str(e))
@@ -222,8 +216,9 @@ def latest_results(paths) -> dict:
     return found
 
 
-def peek_cached(kind: str, paths, params):
+def peek_cached(spec: SectionSpec, paths, params):
     """A result already computed (in memory, or in the on-disk store), without computing."""
+    kind = spec.store_key
     store, lock = _results_store()
     ids = file_ids(paths)
     with lock:
@@ -235,15 +230,15 @@ def peek_cached(kind: str, paths, params):
     return hit
 
 
-def result_or_button(kind: str, group, params, compute, what: str, key: str):
+def result_or_button(spec: SectionSpec, group, params, what: str, key: str):
     """The stored result for this group and these parameters, or a *Compute* button that makes it
     (with progress).  Stops the page while there is no result."""
-    result = peek_cached(kind, group.paths, params)
+    result = peek_cached(spec, group.paths, params)
     if result is None:
         f0 = group.files[0]
         st.write(f"{len(group.files)} files of **{group.key}**, {f0.ngroups} groups x {f0.nints} integration(s).")
         if st.button(f"Compute {what}", type="primary", key=key):
-            result = cached_run(kind, group.paths, params, compute, f"{what[0].upper()}{what[1:]} of {group.key}")
+            result = cached_run(spec, group.paths, params, f"{what[0].upper()}{what[1:]} of {group.key}")
             if result is not None:
                 st.rerun()  # redraw without the button and the finished progress box
         if result is None:
@@ -272,7 +267,7 @@ def units_sidebar(layout):
     (e-/DN) and unit is "DN" or "e-".  Reference files written for CRDS stay in DN.
     """
     from core.errors import InputError
-    from core.inventory import find_files, list_subfolders
+    from core.io.inventory import find_files, list_subfolders
     from core.readnoise import load_gain_map
 
     sb = st.sidebar

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from core.inventory import find_files, group_by_detector, list_subfolders
+from core.io.inventory import find_files, group_by_detector, list_subfolders
 from pages import _ui as ui
 
 st.title("Data")

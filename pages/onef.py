@@ -3,15 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from core.onef import OneFParams, analyze_onef
-from core.render_onef import (
+from core.onef import OneFParams
+from core.pipeline.registry import ONEF
+from core.render.onef import (
     banding_png,
     components_chart,
     cross_spectrum_chart,
     side_correction_chart,
     spectra_chart,
 )
-from core.report import HOW_COMPUTED
+from core.report.texts import HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("1/f noise")
@@ -29,8 +30,7 @@ if group is None:
     st.stop()
 params = OneFParams(diff_type=diff, refpix_correct=refcorr)
 
-result = ui.result_or_button("onef", group, params, lambda p, q, cb: analyze_onef(p, q, progress=cb),
-                             "1/f spectra", "onef_run")
+result = ui.result_or_button(ONEF, group, params, "1/f spectra", "onef_run")
 
 for note in result.notes:
     st.info(note)

@@ -7,12 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import InputError
-from core.inventory import find_files, group_by_detector, list_subfolders
-from core.onef import OneFParams, analyze_onef
-from core.overview import METRICS, compare_with_baseline, grid_chart, overview_rows, trend_chart
-from core.readnoise import load_reference_map, make_readnoise_map
-from core.refpix import RefPixParams, analyze_refpix
-from core.report import HOW_COMPUTED
+from core.io.inventory import find_files, group_by_detector, list_subfolders
+from core.onef import OneFParams
+from core.pipeline.overview import METRICS, compare_with_baseline, overview_rows, reference_baseline_rows
+from core.pipeline.registry import ONEF, READNOISE, REFPIX
+from core.readnoise import load_reference_map
+from core.refpix import RefPixParams
+from core.render.overview import grid_chart, trend_chart
+from core.report.texts import HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("Overview")
@@ -30,27 +32,27 @@ if not groups:
     st.stop()
 
 root = ui.root_or_stop()
-KINDS = {
-    "readnoise": (params, lambda p, q, cb: make_readnoise_map(p, q, progress=cb)),
-    "onef": (OneFParams(), lambda p, q, cb: analyze_onef(p, q, progress=cb)),
-    "refpix": (RefPixParams(), lambda p, q, cb: analyze_refpix(p, q, progress=cb)),
+KINDS = {  # registry name -> (section, the parameters the overview uses)
+    READNOISE.name: (READNOISE, params),
+    ONEF.name: (ONEF, OneFParams()),
+    REFPIX.name: (REFPIX, RefPixParams()),
 }
-kinds = ["readnoise"] + (["onef"] if with_onef else []) + (["refpix"] if with_refpix else [])
+kinds = [READNOISE.name] + ([ONEF.name] if with_onef else []) + ([REFPIX.name] if with_refpix else [])
 
 
 def group_rows(g, compute: bool):
     got = {}
     for kind in kinds:
-        kparams, func = KINDS[kind]
-        res = ui.peek_cached(kind, g.paths, kparams)
+        spec, kparams = KINDS[kind]
+        res = ui.peek_cached(spec, g.paths, kparams)
         if res is None and compute:
-            res = ui.cached_run(kind, g.paths, kparams, func, f"{kind} of {g.key}")
+            res = ui.cached_run(spec, g.paths, kparams, f"{kind} of {g.key}")
         got[kind] = res
     start = float(np.mean([f.expstart for f in g.files if f.expstart is not None] or [np.nan]))
-    return overview_rows(g.key, got.get("readnoise"), got.get("onef"), got.get("refpix"), start), got
+    return overview_rows(g.key, got.get(READNOISE.name), got.get(ONEF.name), got.get(REFPIX.name), start), got
 
 
-missing = [(g.key, k) for g in groups for k in kinds if ui.peek_cached(k, g.paths, KINDS[k][0]) is None]
+missing = [(g.key, k) for g in groups for k in kinds if ui.peek_cached(KINDS[k][0], g.paths, KINDS[k][1]) is None]
 compute = False
 if missing:
     st.write(f"{len(missing)} computation(s) to run for {len(groups)} detector group(s): "
@@ -76,7 +78,7 @@ if mode != "nothing":
                            if b.key in current_paths and set(b.paths) != current_paths[b.key]]
             if not base_groups:
                 st.info("No group of the same detectors and geometry in that folder.")
-            need = any(ui.peek_cached(k, b.paths, KINDS[k][0]) is None for b in base_groups for k in kinds)
+            need = any(ui.peek_cached(KINDS[k][0], b.paths, KINDS[k][1]) is None for b in base_groups for k in kinds)
             run = st.button("Compute the baseline", key="ov_base_run") if need else False
             base_frames = [group_rows(b, run)[0] for b in base_groups]
             if run:
@@ -87,7 +89,7 @@ if mode != "nothing":
             refs = [p for p in find_files(root, folder, "*.fits") if not p.name.endswith("_uncal.fits")]
             rows = []
             for g in groups:
-                rn = ui.peek_cached("readnoise", g.paths, params)
+                rn = ui.peek_cached(READNOISE, g.paths, params)
                 if rn is None:
                     continue
                 for ref in refs:
@@ -95,15 +97,12 @@ if mode != "nothing":
                         ref_map, _ = load_reference_map(ref, rn.layout)
                     except InputError:
                         continue
-                    from core.readnoise import amp_statistics
-
-                    for r in amp_statistics(ref_map, rn.layout).itertuples():
-                        rows.append({"detector": g.key, "amp": r.amp, "metric": "readnoise", "value": r.median})
+                    rows.append(reference_baseline_rows(g.key, ref_map, rn.layout))
                     st.caption(f"{g.key}: reference {ref.name}")
                     break
                 else:
                     st.warning(f"No reference readnoise file for {g.key} in that folder.")
-            baseline = pd.DataFrame(rows) if rows else None
+            baseline = pd.concat(rows, ignore_index=True) if rows else None
     except InputError as e:
         st.error(str(e))
 

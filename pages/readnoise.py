@@ -3,24 +3,24 @@
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.errors import InputError, ParameterError
-from core.inventory import find_files, group_by_detector, list_subfolders
+from core.io.inventory import find_files, group_by_detector, list_subfolders
+from core.pipeline.compare import temporal_vs_spatial
+from core.pipeline.registry import READNOISE, REST2014
 from core.readnoise import (
     CrdsMeta,
     amp_statistics,
     compare_maps,
     histograms,
     load_reference_map,
-    make_readnoise_map,
     noisy_pixels,
     with_crds_meta,
 )
 from core.render import histogram_chart, map_png
-from core.report import HOW_COMPUTED
-from core.rest2014 import Rest2014Params, analyze_rest2014
+from core.report.texts import HOW_COMPUTED
+from core.rest2014 import Rest2014Params
 from pages import _ui as ui
 
 st.title("Readnoise")
@@ -40,11 +40,7 @@ except ParameterError as e:
     st.stop()
 
 
-def compute(paths, p, progress):
-    return make_readnoise_map(paths, p, progress=progress)
-
-
-result = ui.result_or_button("readnoise", group, params, compute, "readnoise", "rn_run")
+result = ui.result_or_button(READNOISE, group, params, "readnoise", "rn_run")
 
 layout = result.layout
 gain, unit = ui.units_sidebar(layout)
@@ -129,10 +125,10 @@ elif mode == "another file set (same detector)":
         st.info(f"No other {group.key} files of the same geometry in that folder.")
     else:
         other = others[0]
-        res2 = ui.peek_cached("readnoise", other.paths, params)
+        res2 = ui.peek_cached(READNOISE, other.paths, params)
         if res2 is None and st.button(f"Compute readnoise of the {len(other.files)} files in {folder or 'root'}",
                                       key="rn_cmp_run"):
-            res2 = ui.cached_run("readnoise", other.paths, params, compute, f"Readnoise of {folder}/{group.key}")
+            res2 = ui.cached_run(READNOISE, other.paths, params, f"Readnoise of {folder}/{group.key}")
         if res2 is not None:
             baseline, base_label = res2.cds_noise_map, f"{folder or 'root'} set"
 
@@ -155,23 +151,13 @@ c1, c2 = st.columns(2)
 box = c1.number_input("Box size (pixels)", 8, 2048, 128, 8, key="rest_box")
 rest_refcorr = c2.checkbox("Reference-row correction first", key="rest_refcorr")
 rest_params = Rest2014Params(box=int(box), refpix_correct=rest_refcorr)
-rest = ui.peek_cached("rest2014", group.paths, rest_params)
+rest = ui.peek_cached(REST2014, group.paths, rest_params)
 if rest is None and st.button("Compute box readnoise", key="rest_run"):
-    rest = ui.cached_run("rest2014", group.paths, rest_params,
-                         lambda p, q, cb: analyze_rest2014(p, q, progress=cb), f"Box readnoise of {group.key}")
+    rest = ui.cached_run(REST2014, group.paths, rest_params, f"Box readnoise of {group.key}")
 if rest is not None:
     per_read = (shown / np.sqrt(2)).astype(np.float32)
     box_map = rest.box_map if unit == "DN" else (rest.box_map * gain).astype(np.float32)
-    temporal = amp_statistics(per_read, layout)
-    spatial = pd.DataFrame(rest.summary()["amps"])
-    # The box table is per amp: convert it with each amp's median gain.
-    gain_map = np.broadcast_to(np.float32(gain) if np.isscalar(gain) else gain, shown.shape).astype(np.float32)
-    scale = 1.0 if unit == "DN" else amp_statistics(gain_map, layout)["median"].to_numpy()
-    both = pd.DataFrame({"amp": temporal["amp"], "output": temporal["output"],
-                         f"temporal median ({unit}/read)": temporal["median"],
-                         f"spatial median ({unit}/read)": spatial["median"] * scale,
-                         f"spatial error ({unit}/read)": spatial["error"] * scale})
-    both["spatial / temporal"] = both.iloc[:, 3] / both.iloc[:, 2]
+    both = temporal_vs_spatial(per_read, rest, layout, gain, unit)
     l2, r2 = st.columns(2)
     vmin, vmax = np.nanpercentile(np.concatenate([per_read[active], box_map[active]]), [0.5, 99.5])
     l2.image(map_png(per_read, layout, "Temporal (per pixel)", f"noise per read [{unit}]", vmin=vmin, vmax=vmax),

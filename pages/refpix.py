@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ParameterError
-from core.refpix import RefPixParams, analyze_refpix
-from core.render_refpix import CHART_HELP, drift_scatter, levels_chart, pixel_noise_chart, trends_chart
-from core.report import HOW_COMPUTED
+from core.pipeline.registry import REFPIX
+from core.refpix import RefPixParams
+from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart
+from core.report.texts import CHART_HELP, HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("Reference pixels")
@@ -27,8 +28,7 @@ except ParameterError as e:
     st.error(str(e))
     st.stop()
 
-result = ui.result_or_button("refpix", group, params, lambda p, q, cb: analyze_refpix(p, q, progress=cb),
-                             "reference-pixel stability", "refpix_run")
+result = ui.result_or_button(REFPIX, group, params, "reference-pixel stability", "refpix_run")
 
 for note in result.notes:
     st.info(note)

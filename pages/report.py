@@ -4,7 +4,8 @@ import hashlib
 
 import streamlit as st
 
-from core.analysis import AnalysisOptions, GroupResult
+from core.pipeline.registry import READNOISE, SECTIONS
+from core.pipeline.run import AnalysisOptions, GroupResult
 from core.report import build_report
 from pages import _ui as ui
 
@@ -18,12 +19,11 @@ if not groups:
     ui.group_picker(groups)
     st.stop()
 
-SECTION_KINDS = {"onef": "onef", "refpix": "refpix", "rest2014": "readnoise_rest2014"}
 results, rows, section_params, rn_params = [], [], {}, None
 for g in groups:
-    found = ui.latest_results(g.paths)
-    res = GroupResult(g, readnoise=found.get("readnoise"),
-                      sections={SECTION_KINDS[k]: v for k, v in found.items() if k in SECTION_KINDS})
+    found = ui.latest_results(g.paths)  # store key -> result
+    res = GroupResult(g, readnoise=found.get(READNOISE.store_key),
+                      sections={s.name: found[s.store_key] for s in SECTIONS if s.store_key in found})
     if res.readnoise is None and not res.sections:
         continue
     if res.readnoise is not None:
@@ -33,7 +33,7 @@ for g in groups:
             section_params.setdefault(name, r.params)
     results.append(res)
     rows.append({"detector": g.key, "files": len(g.files), "readnoise": "yes" if res.readnoise is not None else "—",
-                 **{k: "yes" if SECTION_KINDS[k] in res.sections else "—" for k in SECTION_KINDS}})
+                 **{s.title: "yes" if s.name in res.sections else "—" for s in SECTIONS}})
 
 if not results:
     st.info("Nothing computed yet for this selection: run the Readnoise, 1/f noise or Reference pixels page "

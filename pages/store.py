@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.store import ResultStore
+from core.pipeline.store import ResultStore
 
 st.title("Stored results")
 store = ResultStore()

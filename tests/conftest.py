@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from core.io.simulate import NoiseSpec, simulate_set
 
-from core.simulate import NoiseSpec, simulate_set  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (tests run the CLI and the app from it)
 
 # Distinct white noise per detector output, so a wrong output mapping shows up as a wrong amp.
 WHITE_BY_OUTPUT = [4.0, 5.0, 6.0, 7.0]  # DN per read

@@ -3,7 +3,7 @@ the problem, is skipped (or handled, and said), and the good files' results do n
 
 "Unchanged" is checked by comparing the per-group summary (readnoise per-amp numbers and every
 section's summary) of the good files analysed alone with the same files analysed beside the bad ones,
-through :func:`core.analysis.run_analysis` and through ``python -m core analyze``.
+through :func:`core.pipeline.run.run_analysis` and through ``python -m core analyze``.
 
 Data: SUBGRISM64 ramps (64 x 2048, 6 groups) from the project's simulator, so that a whole analysis
 takes about a second.
@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from core.analysis import AnalysisOptions, run_analysis
+from core.io.simulate import simulate_exposure
+from core.pipeline.run import AnalysisOptions, run_analysis
 from core.readnoise import ReadnoiseParams, make_readnoise_map
-from core.simulate import simulate_exposure
 from tests.conftest import ROOT, with_header
 
 SUB = "SUBGRISM64"
@@ -277,7 +277,7 @@ def test_mixed_geometry_and_readout_pattern_are_split_and_said(bag, lab):
 def test_one_subarray_name_in_two_shapes_gives_two_groups():
     """Inconsistent headers (one SUBARRAY name, two frame shapes) must not share a group key (their
     products would overwrite each other): the shape tells them apart."""
-    from core.inventory import FileInfo, group_by_detector
+    from core.io.inventory import FileInfo, group_by_detector
 
     infos = [FileInfo(Path(f"{i}_uncal.fits"), detector="NRCA1", subarray="GENERIC", readpatt="RAPID", ngroups=4,
                       nints=1, ny=ny, nx=2048) for i, ny in enumerate((64, 128))]
@@ -430,8 +430,8 @@ def test_unreadable_file_is_reported(lab):
     paths = [str(p) for p in lab["good"]] + [str(locked)]
     # The good groups come from the CLI store filled by the other tests (same files, same parameters):
     # what is tested here is that the locked file is named and the good groups stay exactly as they were.
-    code = ("import sys; from pathlib import Path; from core.analysis import AnalysisOptions, run_analysis; "
-            "from core.store import ResultStore; "
+    code = ("import sys; from pathlib import Path; from core.pipeline.run import AnalysisOptions, run_analysis; "
+            "from core.pipeline.store import ResultStore; "
             "run_analysis([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), AnalysisOptions(), "
             "store=ResultStore(Path(sys.argv[2])))")
     r = subprocess.run(_unprivileged([sys.executable, "-c", code, str(d / "core"), str(lab["store"]), *paths]),
@@ -459,7 +459,7 @@ def test_unreadable_file_is_reported(lab):
 ])
 def test_bad_parameters_are_one_line_errors(lab, tmp_path, capsys, args, message):
     """In-process ``main`` (the same code as ``python -m core``; test_cli runs one case as a subprocess)."""
-    from core.__main__ import main
+    from core.cli import main
 
     rc = main(["analyze", str(lab["a"][0]), "--out", str(tmp_path), "--quiet", "--no-store", *args])
     err = capsys.readouterr().err

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from astropy.stats import sigma_clip
 
-from core.clipkernel import clipped_mean_fast, clipped_std_fast
+from core.readnoise.clip import clipped_mean_fast, clipped_std_fast
 
 
 def _astropy(x, sigma, maxiters):

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.ramps import FileId
+from core.io.ramps import FileId
+from core.pipeline.store import ResultStore
 from core.readnoise import ReadnoiseParams, make_readnoise_map
-from core.store import ResultStore
 from tests.browser import CHROMIUM, chromium, pick_option, running_app, wait_idle
 
 pytestmark = [

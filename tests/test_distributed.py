@@ -19,13 +19,13 @@ import dask
 import numpy as np
 import pytest
 
-from core.distributed import ClusterError, distributed_readnoise_map
 from core.errors import InputError, ParameterError
-from core.inventory import inspect_file
-from core.native import native_readnoise_map, readnoise_stripe
-from core.ramps import stripes
+from core.io.inventory import inspect_file
+from core.io.ramps import stripes
+from core.io.simulate import NoiseSpec, simulate_set
 from core.readnoise import ReadnoiseParams, make_readnoise_map
-from core.simulate import NoiseSpec, simulate_set
+from core.readnoise.dask_engine import ClusterError, distributed_readnoise_map
+from core.readnoise.native import native_readnoise_map, readnoise_stripe
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,8 +46,9 @@ class Cluster:
         self.sched_file = self.tmp / "scheduler.json"
         self.procs: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                    "MKL_NUM_THREADS": "1", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
+        # No PYTHONPATH: the workers import the installed project, run from a folder outside the checkout.
+        self.env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "OMP_NUM_THREADS": "1",
+                    "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
         self.env.pop("DARKS_DASK_SCHEDULER", None)
 
     def _start(self, name, args):
@@ -180,7 +181,7 @@ def test_scheduler_parameter_is_validated(files, tmp_path):
     with pytest.raises(ParameterError, match="tcp://HOST"):
         ReadnoiseParams(engine="native", scheduler="my-cluster").validate()
     ReadnoiseParams(engine="native", scheduler="local-cluster").validate()
-    from core.__main__ import build_parser
+    from core.cli import build_parser
 
     a = build_parser().parse_args(["analyze", str(files[0]), "--out", str(tmp_path), "--scheduler", "tcp://h:1",
                                         "--engine", "reffiles"])

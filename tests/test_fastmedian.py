@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from core.fastmedian import HIST_BINS, _hist_median, abs_histogram, median_along0, median_of, nanmedian_last
+from core.median import HIST_BINS, abs_histogram, hist_median, median_along0, median_of, nanmedian_last
 
 
 def _nanmedian(*a, **k):
@@ -61,11 +61,11 @@ def test_abs_histogram_is_the_rounded_bincount():
 
 @numba.njit(cache=False)
 def _run_hist_median(buf, n):
-    return _hist_median(buf, n, np.empty(HIST_BINS, np.int64), np.empty(n + 1, np.float64))
+    return hist_median(buf, n, np.empty(HIST_BINS, np.int64), np.empty(n + 1, np.float64))
 
 
 def _hist_median_of(v: np.ndarray) -> float:
-    """core.fastmedian._hist_median on a copy of v (the inlined helper, through one jitted wrapper)."""
+    """core.median.hist_median on a copy of v (the inlined helper, through one jitted wrapper)."""
     return _run_hist_median(np.asarray(v, np.float64).copy(), v.size)
 
 

@@ -9,8 +9,8 @@ import pytest
 from astropy.io import fits
 
 from core.errors import InputError
-from core.inventory import find_files, group_by_detector, inspect_file, inventory, resolve_under_root
-from core.simulate import simulate_exposure
+from core.io.inventory import find_files, group_by_detector, inspect_file, inventory, resolve_under_root
+from core.io.simulate import simulate_exposure
 from tests.conftest import with_header
 
 

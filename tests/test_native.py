@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.native import native_readnoise_map
+from core.io.simulate import NoiseSpec, simulate_exposure
 from core.readnoise import ReadnoiseParams, make_readnoise_map
-from core.simulate import NoiseSpec, simulate_exposure
+from core.readnoise.native import native_readnoise_map
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_unbiased_mode_recovers_injected_noise_at_10_samples(white_sets):
     ex = white_sets["NRCA1"]
     ours, _ = native_readnoise_map([e.path for e in ex], mode="unbiased")
     compat, _ = native_readnoise_map([e.path for e in ex], mode="compatible")
-    from core.geometry import Layout
+    from core.io.geometry import Layout
 
     lay = Layout("NRCA1")
     active = ~lay.reference_mask()

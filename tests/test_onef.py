@@ -1,6 +1,6 @@
 """Known-answer tests for core.onef: readout-time spectra and the white / correlated / per-output split.
 
-Every data set comes from core.simulate with a known truth (DN rms in one CDS frame):
+Every data set comes from core.io.simulate with a known truth (DN rms in one CDS frame):
 ``truth["amps"][i]["white_cds_rms"]``, ``["uncorrelated_1f_cds"]`` and ``truth["correlated_1f_cds"]``.
 The injected per-output values differ between outputs (white 4.0/4.6/5.2/5.8 DN per read, per-output
 1/f 2.0/2.8/3.6/4.4 DN for outputs 0-3) so that a mislabelled or swapped output fails a per-amp
@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 
 from core.errors import InputError, ParameterError
+from core.io.simulate import NoiseSpec, simulate_exposure
 from core.onef import OneFParams, OneFResult, analyze_onef, stack_mean_factor
-from core.simulate import NoiseSpec, simulate_exposure
 
 WHITE = [4.0, 4.6, 5.2, 5.8]  # DN per read, outputs 0-3
 UNC = [2.0, 2.8, 3.6, 4.4]  # per-output 1/f, DN rms in a CDS frame, outputs 0-3 (CV3-like)
@@ -345,7 +345,7 @@ def test_progress_and_validation(onef_data, tmp_path):
 
 def test_charts(onef_data):
     """Chart builders: altair specs with axis titles carrying units; the banding PNG is a PNG."""
-    from core import render_onef as R
+    from core.render import onef as R
 
     res = onef_data.result("A1")
     for fn in (R.spectra_chart, R.cross_spectrum_chart, R.components_chart, R.side_correction_chart):

@@ -1,11 +1,11 @@
-"""The compiled 1/f kernels (core.onefkernel) against the numpy / scipy expressions they replaced in
+"""The compiled 1/f kernels (core.onef.kernel) against the numpy / scipy expressions they replaced in
 core.onef (``_Accumulator.add``, ``_side_correction``, ``_time_domain`` and ``_pixel_stack_mean``).
 
 Each test writes the reference expression out in plain numpy, as the old code did, and runs it on
 random float32 data shaped like read-order channel images (nout=4, ny, w) with NaNs, cosmic-ray-like
 outliers (1e4 DN), masked samples and one output without any valid sample.  Small frames keep the
 tests fast; one large frame per median-based kernel (>= 200 000 valid samples per output) takes the
-bracketed-median path of core.fastmedian.
+bracketed-median path of core.median.
 
 Tolerances:
 * medians, centred / corrected samples, clip masks, sub-samples: exact -- the kernels select the same
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from scipy.signal import savgol_coeffs, savgol_filter
 
-from core.onef import (
+from core.onef.analysis import (
     CLIP_SIGMA,
     SAVGOL_ORDER,
     SAVGOL_WINDOW,
@@ -33,7 +33,7 @@ from core.onef import (
     _pixel_stack_mean,
     _row_medians,
 )
-from core.onefkernel import (
+from core.onef.kernel import (
     abs_dev_subsample,
     accumulate_power,
     center_and_clip,
@@ -477,7 +477,7 @@ def test_fft_plan_is_the_real_fft_of_its_buffer(backend, monkeypatch):
     float64 rfft of the buffer contents after they are written in place, call after call (the plan
     reads the buffer it returned).  Tolerance 2e-6 of the spectrum's peak: single-precision
     transforms of 2 x 3000 samples of O(1) values."""
-    from core import onef
+    from core.onef import analysis as onef
 
     if backend == "scipy":
         monkeypatch.setitem(sys.modules, "pyfftw", None)  # import fails: the fallback

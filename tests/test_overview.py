@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.overview import compare_with_baseline, grid_chart, overview_rows
+from core.pipeline.overview import compare_with_baseline, overview_rows
 from core.readnoise import ReadnoiseParams, make_readnoise_map
+from core.render.overview import grid_chart
 
 
 def _rows(values, detector="NRCA1", metric="readnoise"):

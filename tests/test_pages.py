@@ -71,7 +71,7 @@ def test_readnoise_page_computes_and_offers_downloads(app, demo_like_root):
     at.selectbox(key="rn_cmp_folder").set_value("flight").run()
     at.button(key="rn_cmp_run").click().run()
     assert not at.exception
-    assert any("ratio" in c for c in at.dataframe[-1].value.columns)
+    assert any("ratio" in c for df in at.dataframe for c in df.value.columns)  # the comparison table
     assert "Comparison table (CSV)" in [d.proto.label for d in _downloads(at)]
 
 
@@ -135,9 +135,9 @@ def test_overview_grid_with_an_earlier_epoch_as_baseline(app, demo_like_root):
 
 
 def test_store_page_lists_and_deletes(app, demo_like_root, results_dir):
-    from core.ramps import FileId
+    from core.io.ramps import FileId
+    from core.pipeline.store import ResultStore
     from core.readnoise import ReadnoiseParams
-    from core.store import ResultStore
 
     f = next((demo_like_root / "ground").glob("*_uncal.fits"))
     ResultStore().put("readnoise", (FileId.of(f),), ReadnoiseParams(slice_width=7), {"x": 1}, label="test entry")
@@ -183,7 +183,10 @@ def test_report_page_builds_html_pdf_and_zip(app, demo_like_root):
     at.switch_page("pages/readnoise.py").run()
     at.number_input(key="rn_slice").set_value(70).run()
     at.button(key="rn_run").click().run()
-    at.button(key="rest_run").click().run()  # a section beside readnoise: its parameters go in the report
+    # A section beside readnoise, with a box size no other run used (the CLI's defaults are in the store):
+    # its parameters go in the report.
+    at.number_input(key="rest_box").set_value(64).run()
+    at.button(key="rest_run").click().run()
     at.switch_page("pages/report.py").run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]

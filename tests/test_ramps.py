@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from core.ramps import Ramp, direct_data_offset
-from core.simulate import simulate_ramp, write_uncal
+from core.io.ramps import Ramp, direct_data_offset
+from core.io.simulate import simulate_ramp, write_uncal
 
 EDGE_VALUES = np.array([0, 1, 255, 256, 32767, 32768, 32769, 65280, 65534, 65535], np.uint16)
 

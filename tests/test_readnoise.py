@@ -8,7 +8,8 @@ from astropy.io import fits
 from stdatamodels.jwst import datamodels
 
 from core.errors import InputError, ParameterError
-from core.geometry import Layout
+from core.io.geometry import Layout
+from core.io.simulate import NoiseSpec, simulate_exposure
 from core.readnoise import (
     CrdsMeta,
     ReadnoiseParams,
@@ -20,7 +21,6 @@ from core.readnoise import (
     noisy_pixels,
     with_crds_meta,
 )
-from core.simulate import NoiseSpec, simulate_exposure
 from tests.conftest import WHITE_BY_OUTPUT
 
 

@@ -1,6 +1,6 @@
 """Known-answer tests of core.refpix (issue 4) on simulated darks.
 
-Every data set comes from core.simulate with a fixed seed; each test states the injected value,
+Every data set comes from core.io.simulate with a fixed seed; each test states the injected value,
 the tolerance and why.  Full frames are needed for top + bottom reference rows: each is simulated
 once per module (8 groups or fewer) to keep the file well under 3 minutes on 2 shared cores.
 """
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from core.errors import InputError, ParameterError
-from core.geometry import Layout
+from core.io.geometry import Layout
+from core.io.simulate import NoiseSpec, simulate_exposure, simulate_ramp, write_uncal
 from core.refpix import RefPixParams, analyze_refpix
-from core.simulate import NoiseSpec, simulate_exposure, simulate_ramp, write_uncal
 
 SUMMARY_AMP_KEYS = {"x0", "x1", "output", "ref_active_white_ratio", "instability", "drift_correlation"}
 # Detector outputs of the science-order amps: x flip (A1) reverses them, y flip (B1) does not.
@@ -243,7 +243,7 @@ def test_subarray_without_reference_pixels(tmp_path):
     assert a["ref_active_white_ratio"] is None and a["instability"] is None and a["drift_correlation"] is None
     assert any("no reference pixels" in n for n in res.notes)
     assert res.pixels.empty
-    from core import render_refpix as R
+    from core.render import refpix as R
     for build in (R.levels_chart, R.drift_scatter, R.trends_chart, R.pixel_noise_chart):
         build(res).to_dict()
 
@@ -305,7 +305,7 @@ def test_input_errors_name_the_file(tmp_path):
 
 def test_charts_build(white, unstable_pair):
     """Chart builders produce valid Vega-Lite with DN units and r in the scatter panel titles."""
-    from core import render_refpix as R
+    from core.render import refpix as R
 
     res = analyze_refpix([white[0].path, unstable_pair[2.0][0].path])
     lv = R.levels_chart(res).to_dict()
@@ -357,12 +357,12 @@ KERNEL_CASES = [
 @pytest.mark.parametrize("case", KERNEL_CASES)
 @pytest.mark.parametrize("subsample", [2_000_000, 997])
 def test_active_kernel_matches_numpy(case, subsample, monkeypatch):
-    """core.refpixkernel.active_levels (through refpix._active) gives what refpix._active_numpy --
+    """core.refpix.kernel.active_levels (through refpix._active) gives what refpix._active_numpy --
     the numpy expressions it replaced -- gives: the same kept pixels, side-column medians and
     pair-difference histogram exactly, the float64 sums to 1e-12 (integers: exact) and 1e-9
     (de-ramped values, summed in another order).  A small clip sub-sample (997) exercises the
     strided robust sigma."""
-    from core import refpix
+    from core.refpix import analysis as refpix
 
     monkeypatch.setattr(refpix, "CLIP_SUBSAMPLE", subsample)
     nints, G, ny, nx, (y0, y1), (x0, x1), nan_frac, out_frac, want_side = case
@@ -389,7 +389,7 @@ def test_active_kernel_clips_like_numpy():
     """Both clip paths of the kernel are taken (few pixels clipped: subtracted from the sums; many:
     summed afresh) and keep the same pixels as numpy: 0.02 % and 3 % of the samples hit by cosmic
     rays (800 DN), and a saturated block."""
-    from core import refpix
+    from core.refpix import analysis as refpix
 
     rng = np.random.default_rng(41)
     for out_frac in (0.0002, 0.03):
@@ -409,10 +409,10 @@ def test_histogram_kernels_match_numpy():
     two columns apart (np.diff over groups, fancy-indexed pairs) and the cross-output sums and
     differences of simultaneous pairs (Layout.channel_images), with NaN and inf skipped, halves
     rounded to even, and the last bin taking everything beyond HIST_MAX_DN; for both flip kinds."""
-    from core import refpix
-    from core.fastmedian import abs_histogram
-    from core.geometry import CHANNEL_WIDTH, NREF
-    from core.refpixkernel import cross_hist, pair_hist
+    from core.io.geometry import CHANNEL_WIDTH, NREF
+    from core.median import abs_histogram
+    from core.refpix import analysis as refpix
+    from core.refpix.kernel import cross_hist, pair_hist
 
     rng = np.random.default_rng(42)
     nmax = refpix.HIST_MAX_DN
@@ -444,7 +444,7 @@ def test_histogram_kernels_match_numpy():
 
 
 def _median_reference(x: np.ndarray) -> np.float32:
-    """What core.fastmedian returns: middle finite sample, or the mean of the two middle ones in
+    """What core.median returns: middle finite sample, or the mean of the two middle ones in
     float64, as float32; NaN when none is finite."""
     f = x[np.isfinite(x)].astype(np.float64)
     return np.float32(np.median(f)) if f.size else np.float32(np.nan)
@@ -454,7 +454,7 @@ def test_exact_medians_match_numpy():
     """The kernels' exact medians (the histogram one for ~200k-2M samples, the binned one for the
     few hundred of a side-column row) equal numpy's median on random data with NaN, ties, equal
     values, outliers, signed zeros and far-off hints (the hint sets only the speed)."""
-    from core.refpixkernel import median_exact
+    from core.refpix.kernel import median_exact
 
     rng = np.random.default_rng(43)
     samples = []

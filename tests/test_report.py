@@ -19,14 +19,14 @@ import pandas as pd
 import pytest
 
 from core import __version__
-from core.analysis import AnalysisOptions, GroupResult, analyze_group
 from core.errors import ParameterError
-from core.inventory import group_by_detector, inventory
+from core.io.inventory import group_by_detector, inventory
+from core.io.simulate import NoiseSpec, simulate_set
 from core.onef import OneFParams
+from core.pipeline.run import AnalysisOptions, GroupResult, analyze_group
 from core.readnoise import CrdsMeta, ReadnoiseParams
 from core.refpix import RefPixParams
 from core.report import build_report, load_run_config, run_config_yaml
-from core.simulate import NoiseSpec, simulate_set
 from tests.conftest import ROOT
 
 # Only the sections this file is about: a section added later must not change these tests.

@@ -14,10 +14,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core import boxclip
 from core.errors import InputError, ParameterError
-from core.geometry import Layout
-from core.rest2014 import (
+from core.io.geometry import Layout
+from core.io.simulate import NoiseSpec, simulate_exposure
+from core.rest2014 import kernel as boxclip
+from core.rest2014.boxes import (
     UNITS_E,
     Rest2014Params,
     _band_pixels,
@@ -33,7 +34,6 @@ from core.rest2014 import (
     expected_onef_box_variance,
     to_electrons,
 )
-from core.simulate import NoiseSpec, simulate_exposure
 
 WHITE = [4.6, 5.2, 4.4, 5.8]  # DN per read, by detector output
 SPREAD, NOISY = 0.08, 0.001
@@ -371,7 +371,7 @@ def test_input_errors_name_the_file(data):
 def test_group_chunked_reading_gives_the_same_values(data, monkeypatch):
     # A small memory budget forces 2-group reads (overlapping by one group); the differences, the
     # reference-row offsets and hence every box value must be the same as with one read per stripe.
-    import core.rest2014 as r14
+    import core.rest2014.boxes as r14
 
     p = [data["white"][0].path]
     params = Rest2014Params(refpix_correct=True)

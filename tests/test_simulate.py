@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from core.geometry import Layout
-from core.ramps import Ramp, cds_frames
-from core.simulate import NoiseSpec, simulate_exposure, simulate_ramp
+from core.io.geometry import Layout
+from core.io.ramps import Ramp, cds_frames
+from core.io.simulate import NoiseSpec, simulate_exposure, simulate_ramp
 
 
 def test_file_is_level1b_that_jwst_opens(tmp_path):
@@ -58,7 +58,7 @@ def test_correlated_onef_is_mirrored_for_outputs_read_right_to_left():
 
 def test_ramp_reader_streams_stripes_in_dn(tmp_path):
     data, _, layout = simulate_ramp("NRCA3", ngroups=3, subarray="SUBGRISM64", seed=5)
-    from core.simulate import write_uncal
+    from core.io.simulate import write_uncal
     p = write_uncal(tmp_path / "r_uncal.fits", data, layout, "SUBGRISM64")
     with Ramp(p) as r:
         stripe, nbad = r.read_stripe(10, 20)

@@ -8,9 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from core.ramps import FileId
+from core.io.ramps import FileId
+from core.pipeline.store import ResultStore, result_key
 from core.readnoise import ReadnoiseParams
-from core.store import ResultStore, result_key
 
 
 @pytest.fixture()

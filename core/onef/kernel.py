@@ -1,0 +1,344 @@
+"""Compiled per-CDS-frame passes of the 1/f analysis (:mod:`core.onef`).
+
+Each function replaces a chain of numpy expressions over a full frame (4 outputs x 2048 rows x
+512 pixels, read order) by one pass without float64 temporaries; :mod:`core.onef` documents what
+is computed.  Conventions: ``chans`` is (nout, ny, w) float32 DN in read order, ``valid`` the
+samples that take part (finite, active, not clipped); sums are accumulated in float64.  The kernels
+release the GIL, so two analysis sections (or two row halves) run on the two cores at once.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from core.median import HIST_BINS, hist_median, median_of_first
+from core.stats import MAD_TO_SIGMA
+
+ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (as onef._robust_sigma)
+
+
+@numba.njit(cache=True, nogil=True)
+def center_and_clip(chans, valid, clip_sigma, x=None):
+    """Per output: subtract the median of the valid samples (in place, all samples), then clip
+    valid samples further than ``clip_sigma`` robust sigma from 0 (``valid`` updated in place).
+
+    The robust sigma is 1.4826 x the median |deviation| of every ``step``-th valid sample
+    (``step = max(1, n // 200000)``), as :func:`core.onef._robust_sigma`.
+
+    Returns ``(x, med, nclipped, nvalid, sumsq, rowsum, rowcnt)``: ``x`` = centred samples where
+    valid, 0 elsewhere (float32; written into the ``x`` given, a reused buffer, else a new array);
+    ``med`` (nout,) the medians; ``nclipped`` the samples clipped; ``nvalid`` (nout,) valid samples
+    left; ``sumsq`` (nout,) sum of x^2; ``rowsum``/``rowcnt`` (nout, ny) sum and count of the valid
+    samples of each read-order row.
+    """
+    nout, ny, w = chans.shape
+    buf = np.empty(ny * w, np.float64)
+    med = np.zeros(nout, np.float32)
+    if x is None:
+        out = np.empty((nout, ny, w), np.float32)
+    else:
+        out = x
+    nvalid = np.zeros(nout, np.int64)
+    sumsq = np.zeros(nout)
+    rowsum = np.zeros((nout, ny))
+    rowcnt = np.zeros((nout, ny), np.int64)
+    nclipped = 0
+    for k in range(nout):
+        n = 0
+        for r in range(ny):
+            for p in range(w):
+                if valid[k, r, p]:
+                    buf[n] = chans[k, r, p]
+                    n += 1
+        if n == 0:
+            out[k] = 0.0
+            continue
+        m = np.float32(median_of_first(buf, n))
+        med[k] = m
+        # Robust sigma from a sub-sample of the centred valid values, in valid-sample order.
+        step = max(1, n // ROBUST_SUBSAMPLE)
+        ns = 0
+        skip = 0  # valid samples to pass over before the next one taken (j % step, without a division)
+        for r in range(ny):
+            for p in range(w):
+                if valid[k, r, p]:
+                    if skip == 0:
+                        buf[ns] = abs(np.float32(chans[k, r, p] - m))
+                        ns += 1
+                        skip = step
+                    skip -= 1
+        sig = MAD_TO_SIGMA * median_of_first(buf, ns)
+        # Clip beyond lim (none when sig is 0). Branch-free: selects instead of ifs, sums in the
+        # same order (the results are those of the branching loop, bit for bit).
+        lim = clip_sigma * sig if sig > 0 else np.inf
+        ss = 0.0
+        nv = 0
+        for r in range(ny):
+            rs = 0.0
+            rc = 0
+            for p in range(w):
+                v = np.float32(chans[k, r, p] - m)
+                chans[k, r, p] = v
+                was = valid[k, r, p]
+                keep = was & (abs(v) <= lim)
+                valid[k, r, p] = keep
+                nclipped += np.int64(was) - np.int64(keep)  # keep implies was
+                o = v if keep else np.float32(0.0)
+                out[k, r, p] = o
+                rc += keep
+                ss += np.float64(o) * o
+                rs += o
+            rowsum[k, r] = rs
+            rowcnt[k, r] = rc
+            nv += rc
+        nvalid[k] = nv
+        sumsq[k] = ss
+    return out, med, nclipped, nvalid, sumsq, rowsum, rowcnt
+
+
+@numba.njit(cache=True, nogil=True)
+def accumulate_power(X, weight, auto, cross, pair_a, pair_b, f0=0, f1=-1):
+    """``auto[k] += weight |X_k|^2`` and ``cross[j] += weight Re(X_a X_b*)`` for the output pairs
+    ``(pair_a[j], pair_b[j])``; ``X`` (nout, nf) complex64, sums float64, in place.  Only the
+    frequencies ``f0:f1`` (``f1 = -1``: to the end), so that two threads can share the work."""
+    nout, nf = X.shape
+    npair = pair_a.size
+    if f1 < 0:
+        f1 = nf
+    for f in range(f0, f1):
+        for k in range(nout):
+            re = np.float64(X[k, f].real)
+            im = np.float64(X[k, f].imag)
+            auto[k, f] += weight * (re * re + im * im)
+        for j in range(npair):
+            a = X[pair_a[j], f]
+            b = X[pair_b[j], f]
+            cross[j, f] += weight * (np.float64(a.real) * b.real + np.float64(a.imag) * b.imag)
+
+
+@numba.njit(cache=True, nogil=True)
+def neighbour_diff_sumsq(chans, mask_a, mask_b):
+    """Per output: sum of squared differences of read-order neighbours (10 us apart) that are both
+    in ``mask_a``, and how many such pairs; the same for ``mask_b`` (one pass for two masks);
+    float64.  Returns ``(ssq_a, cnt_a, ssq_b, cnt_b)``."""
+    nout, ny, w = chans.shape
+    ssq_a = np.zeros(nout)
+    cnt_a = np.zeros(nout, np.int64)
+    ssq_b = np.zeros(nout)
+    cnt_b = np.zeros(nout, np.int64)
+    for k in range(nout):
+        sa = 0.0
+        sb = 0.0
+        na = 0
+        nb = 0
+        for r in range(ny):
+            for p in range(1, w):
+                d = np.float64(np.float32(chans[k, r, p] - chans[k, r, p - 1]))
+                d2 = d * d
+                in_a = mask_a[k, r, p] & mask_a[k, r, p - 1]
+                in_b = mask_b[k, r, p] & mask_b[k, r, p - 1]
+                # branch-free, and a non-finite difference outside the mask must not leak in (0*inf)
+                sa += d2 if in_a else 0.0
+                na += in_a
+                sb += d2 if in_b else 0.0
+                nb += in_b
+        ssq_a[k] = sa
+        cnt_a[k] = na
+        ssq_b[k] = sb
+        cnt_b[k] = nb
+    return ssq_a, cnt_a, ssq_b, cnt_b
+
+
+@numba.njit(cache=True, nogil=True)
+def side_sums(chans, side):
+    """Per read-order row: the sum (float64) and count of the ``side`` samples of all outputs."""
+    nout, ny, w = chans.shape
+    num = np.zeros(ny)
+    cnt = np.zeros(ny)
+    for k in range(nout):
+        for r in range(ny):
+            for p in range(w):
+                if side[k, r, p]:
+                    num[r] += chans[k, r, p]
+                    cnt[r] += 1.0
+    return num, cnt
+
+
+@numba.njit(cache=True, nogil=True)
+def row_corrected(chans, valid, corr, xa=None):
+    """The side-reference row correction applied: per output, ``chans - corr[row]`` re-centred on
+    the median of its valid samples; returns (xa (valid samples, 0 elsewhere; float32, written into
+    the ``xa`` given, else a new array), sumsq (nout,), rowsum (nout, ny)) -- the inputs of the
+    spectra and row averages after correction."""
+    nout, ny, w = chans.shape
+    buf = np.empty(ny * w, np.float64)
+    if xa is None:
+        out = np.empty((nout, ny, w), np.float32)
+    else:
+        out = xa
+    sumsq = np.zeros(nout)
+    rowsum = np.zeros((nout, ny))
+    for k in range(nout):
+        n = 0
+        for r in range(ny):
+            c = corr[r]
+            for p in range(w):  # branch-free gather of the valid samples
+                buf[n] = np.float32(chans[k, r, p] - c)
+                n += valid[k, r, p]
+        if n == 0:
+            out[k] = 0.0
+            continue
+        m = np.float32(median_of_first(buf, n))
+        ss = 0.0
+        for r in range(ny):
+            c = corr[r]
+            rs = 0.0
+            for p in range(w):  # branch-free (a select), sums in the order of the valid samples
+                v = np.float32(np.float32(chans[k, r, p] - c) - m)
+                o = v if valid[k, r, p] else np.float32(0.0)
+                out[k, r, p] = o
+                ss += np.float64(o) * o
+                rs += o
+            rowsum[k, r] = rs
+        sumsq[k] = ss
+    return out, sumsq, rowsum
+
+
+@numba.njit(cache=True, nogil=True)
+def savgol_split_sums(x, valid, coeffs, edge_model, i0=0, i1=-1):
+    """pynrc-style time-domain split without the model arrays.
+
+    ``x`` (nout, n) samples in read order (0 where not valid), ``coeffs`` the Savitzky-Golay
+    smoothing coefficients (odd length L), ``edge_model`` (nout, 2, L//2) the model at the first
+    and last L//2 samples (polynomial fit of the end windows, as scipy's ``mode='interp'``).
+    Per sample: model_k = SG smoothing of output k, corr = mean over outputs, unc_k = model_k - corr.
+    Returns (sum of corr^2 over every output's valid samples, their count, per-output sum of unc_k^2
+    over its valid samples, per-output counts), float64.  Worked in blocks of samples so that the
+    31-tap filter vectorises and stays in the L1 cache.  Only samples ``i0:i1`` (``i1 = -1``: to
+    the end) are summed, so that two threads can share the work.
+    """
+    nout, n = x.shape
+    if i1 < 0:
+        i1 = n
+    L = coeffs.size
+    h = L // 2
+    B = 2048
+    corr_ss = 0.0
+    corr_n = 0
+    unc_ss = np.zeros(nout)
+    unc_n = np.zeros(nout, np.int64)
+    model = np.zeros((nout, B))
+    for b0 in range(i0, i1, B):
+        nb = min(i1, b0 + B) - b0
+        lo = max(b0, h)  # interior samples of this block: the full window is inside x
+        hi = min(b0 + nb, n - h)
+        for k in range(nout):
+            mk = model[k]
+            mk[:nb] = 0.0
+            if hi > lo:
+                acc = mk[lo - b0:hi - b0]
+                for j in range(L):  # 1-D slices: this loop vectorises
+                    c = coeffs[j]
+                    xs = x[k, lo - h + j:hi - h + j]
+                    for i in range(hi - lo):
+                        acc[i] += c * xs[i]
+            for i in range(b0, lo):
+                mk[i - b0] = edge_model[k, 0, i]
+            for i in range(max(b0, n - h), b0 + nb):
+                mk[i - b0] = edge_model[k, 1, i - (n - h)]
+        for i in range(nb):
+            c = 0.0
+            for k in range(nout):
+                c += model[k, i]
+            c /= nout
+            for k in range(nout):
+                if valid[k, b0 + i]:
+                    corr_ss += c * c
+                    corr_n += 1
+                    u = model[k, i] - c
+                    unc_ss[k] += u * u
+                    unc_n[k] += 1
+    return corr_ss, corr_n, unc_ss, unc_n
+
+
+@numba.njit(cache=True, nogil=True)
+def row_medians(chans, valid, r0, r1):
+    """Rows ``r0:r1``: the median over all outputs of the valid samples of each read-order row
+    (NaN for a row without any), float32 -- the banding image column of one CDS frame."""
+    nout, ny, w = chans.shape
+    out = np.empty(r1 - r0, np.float32)
+    buf = np.empty(nout * w, np.float64)
+    sel = np.empty(nout * w + 1, np.float64)
+    counts = np.empty(HIST_BINS, np.int64)
+    for r in range(r0, r1):
+        n = 0
+        for k in range(nout):
+            for p in range(w):  # branch-free gather of the valid samples
+                buf[n] = chans[k, r, p]
+                n += valid[k, r, p]
+        out[r - r0] = hist_median(buf, n, counts, sel)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def abs_dev_subsample(d, med, target):
+    """Every ``step``-th finite |d - med| of the stack ``d`` (n, npix) in C order, ``step =
+    max(1, nfinite // target)`` -- the sample :func:`core.onef._robust_sigma` takes its median of."""
+    n, npix = d.shape
+    nfin = 0
+    for s in range(n):
+        for q in range(npix):
+            nfin += np.isfinite(d[s, q] - med[q])
+    step = max(1, nfin // target)
+    out = np.empty(nfin // step + 1, np.float32)
+    skip = 0  # finite samples to pass over before the next one taken (j % step, without a division)
+    m = 0
+    for s in range(n):
+        for q in range(npix):
+            v = np.float32(d[s, q] - med[q])
+            if np.isfinite(v):
+                if skip == 0:
+                    out[m] = abs(v)
+                    m += 1
+                    skip = step
+                skip -= 1
+    return out[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def clipped_stack_mean(d, med, limit):
+    """Per pixel of ``d`` (n, npix): mean (float64 sum, float32 result) of the finite samples within
+    ``limit`` of the pixel's ``med`` (all finite ones when ``limit`` <= 0); NaN without any."""
+    n, npix = d.shape
+    s = np.zeros(npix)
+    c = np.zeros(npix, np.int64)
+    for i in range(n):
+        for q in range(npix):
+            v = d[i, q]
+            if np.isfinite(v) and (limit <= 0 or abs(np.float32(v - med[q])) <= limit):
+                s[q] += v
+                c[q] += 1
+    out = np.empty(npix, np.float32)
+    for q in range(npix):
+        out[q] = s[q] / c[q] if c[q] > 0 else np.nan
+    return out
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) every kernel here for the types :mod:`core.onef` uses."""
+    chans = np.zeros((2, 4, 64), np.float32)
+    valid = np.ones(chans.shape, bool)
+    center_and_clip(chans, valid, 20.0)
+    center_and_clip(chans, valid, 20.0, np.empty_like(chans))
+    X = np.zeros((2, 5), np.complex64)
+    accumulate_power(X, 1.0, np.zeros((2, 5)), np.zeros((1, 5)), np.zeros(1, np.int64), np.ones(1, np.int64), 0, 3)
+    neighbour_diff_sumsq(chans, valid, valid)
+    side_sums(chans, valid)
+    row_corrected(chans, valid, np.zeros(4, np.float32))
+    row_corrected(chans, valid, np.zeros(4, np.float32), np.empty_like(chans))
+    flat = chans.reshape(2, -1)
+    savgol_split_sums(flat, valid.reshape(2, -1), np.ones(31) / 31, np.zeros((2, 2, 15)), 0, 128)
+    row_medians(chans, valid, 0, 4)
+    abs_dev_subsample(flat, np.zeros(flat.shape[1], np.float32), 1000)
+    clipped_stack_mean(flat, np.zeros(flat.shape[1], np.float32), 1.0)

@@ -1,0 +1,127 @@
+"""Readnoise parameters, CRDS header fields and the result of a readnoise run.
+
+Units: every map is the **CDS noise in DN** -- the standard deviation of a difference of two
+groups, as jwst_reffiles writes it (no division by sqrt(2)).  The per-read noise is CDS / sqrt(2).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.errors import ParameterError
+from core.io.geometry import Layout
+from core.io.ramps import GROUP_DIFF_TYPES
+from core.readnoise.stats import amp_statistics
+from core.runtime import check_scheduler
+from core.stats import finite_or_none
+
+METHODS = ("stack", "ramp")
+ENGINES = ("reffiles", "native")
+MODES = ("compatible", "unbiased")
+UNITS = "DN, CDS"
+
+
+@dataclass(frozen=True)
+class ReadnoiseParams:
+    """Parameters of ``make_readnoise`` (same names and defaults)."""
+
+    method: str = "stack"
+    group_diff_type: str = "independent"
+    clipping_sigma: float = 3.0
+    max_clipping_iters: int = 3
+    slice_width: int = 50
+    single_value: bool = False
+    nproc: int = 1
+    # "native" (core.readnoise.native: one pass, jwst_reffiles' numbers) or "reffiles" (jwst_reffiles itself)
+    engine: str = "native"
+    mode: str = "compatible"  # native only: "compatible" (= jwst_reffiles) or "unbiased"
+    # native only: None ($DARKS_DASK_SCHEDULER when set, else local), "local", "local-cluster" or
+    # "tcp://HOST:PORT" (a running dask scheduler): see core.readnoise.dask_engine.  The map does not depend on it.
+    scheduler: str | None = None
+
+    def validate(self) -> ReadnoiseParams:
+        if self.method not in METHODS:
+            raise ParameterError(f"method must be one of {METHODS}, not {self.method!r}")
+        if self.group_diff_type not in GROUP_DIFF_TYPES:
+            raise ParameterError(f"group_diff_type must be one of {GROUP_DIFF_TYPES}, not {self.group_diff_type!r}")
+        if not (np.isfinite(self.clipping_sigma) and self.clipping_sigma > 0):
+            raise ParameterError(f"clipping sigma must be > 0, not {self.clipping_sigma}")
+        if int(self.max_clipping_iters) < 1:
+            raise ParameterError(f"max clipping iterations must be >= 1, not {self.max_clipping_iters}")
+        if int(self.slice_width) < 1:
+            raise ParameterError(f"slice width must be >= 1 column, not {self.slice_width}")
+        if int(self.nproc) < 1:
+            raise ParameterError(f"nproc must be >= 1, not {self.nproc}")
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine must be one of {ENGINES}, not {self.engine!r}")
+        if self.mode not in ("compatible", "unbiased"):
+            raise ParameterError(f"mode must be 'compatible' or 'unbiased', not {self.mode!r}")
+        if self.engine == "reffiles" and self.mode != "compatible":
+            raise ParameterError("the unbiased mode needs the native engine (jwst_reffiles has no such mode)")
+        if self.scheduler is not None:
+            if self.engine != "native":
+                raise ParameterError("a Dask scheduler needs the native engine (jwst_reffiles runs only locally)")
+            check_scheduler(self.scheduler)
+        return self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CrdsMeta:
+    """User-editable CRDS header fields of the readnoise reference file."""
+
+    author: str = "NIRCam darks app"
+    pedigree: str = "GROUND"
+    useafter: str = "2022-01-01T00:00:00"
+    description: str = "CDS noise from dark ramps"
+    history: str = ""
+
+    def validate(self) -> CrdsMeta:
+        if len(self.description) > 65:
+            raise ParameterError("the CRDS description may have at most 65 characters")
+        if not (self.pedigree.startswith(("GROUND", "INFLIGHT", "DUMMY", "SIMULATION"))):
+            raise ParameterError("pedigree must start with GROUND, INFLIGHT, DUMMY or SIMULATION")
+        return self
+
+
+@dataclass
+class ReadnoiseResult:
+    """A readnoise map (CDS noise, DN, science orientation) and what made it."""
+
+    detector: str
+    layout: Layout
+    cds_noise_map: np.ndarray
+    files: list[str]
+    params: ReadnoiseParams
+    header: dict = field(default_factory=dict)  # SUBARRAY, READPATT, ... of the inputs
+    notes: list[str] = field(default_factory=list)
+    engine: str = "jwst_reffiles 1.0.1 make_readnoise"
+    model_bytes: bytes = b""  # the CRDS-format FITS exactly as make_readnoise wrote it
+
+    @functools.cached_property
+    def amp_table(self) -> pd.DataFrame:
+        """Per-amp statistics of the map (computed once: pages, summary and tables all read it)."""
+        return amp_statistics(self.cds_noise_map, self.layout)
+
+    def summary(self) -> dict:
+        amps = self.amp_table
+        return {
+            "units": UNITS,
+            "engine": self.engine,
+            "params": self.params.as_dict(),
+            "notes": list(self.notes),
+            "amps": [
+                {k: finite_or_none(r[k]) for k in ("x0", "x1", "output", "median", "clipped_mean", "clipped_std",
+                                               "robust_std", "n_pixels")}
+                for r in amps.to_dict("records")
+            ],
+        }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"readnoise_amps": self.amp_table}

@@ -1,0 +1,50 @@
+"""Charts of the all-detector overview table (:mod:`core.pipeline.overview`): the detector x
+amplifier grid and the trend of one metric across epochs."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from core.pipeline.overview import METRICS
+
+
+def grid_chart(table: pd.DataFrame, threshold_pct: float) -> alt.Chart:
+    """Detector x amplifier grid per metric: colour = deviation from baseline (%), text = value."""
+    t = table.copy()
+    t["metric_label"] = [f"{METRICS[m][0]} [{METRICS[m][1]}]" for m in t["metric"]]
+    t["amp_label"] = [f"amp {a}" for a in t["amp"]]  # outputs differ by detector: in the tooltip
+    t["output_label"] = [f"output {o}" for o in t["output"]]
+    t["text"] = [("n/a" if not np.isfinite(v) else f"{v:.3g}") + (" ⚑" if f else "")
+                 for v, f in zip(t["value"], t["flagged"])]
+    lim = max(2 * threshold_pct, 5.0)
+    base = alt.Chart(t).encode(
+        x=alt.X("amp_label:N", title="amplifier (science column order)", sort=None),
+        y=alt.Y("detector:N", title=None),
+    )
+    rect = base.mark_rect(stroke="white").encode(
+        color=alt.Color("deviation_pct:Q", title="deviation from baseline (%)",
+                        scale=alt.Scale(scheme="redblue", reverse=True, domain=[-lim, lim], clamp=True)),
+        tooltip=["detector", "amp_label", "output_label", "metric_label", alt.Tooltip("value:Q", format=".4g"),
+                 alt.Tooltip("baseline:Q", format=".4g"), alt.Tooltip("deviation_pct:Q", format=".1f"),
+                 "flagged"],
+    )
+    text = base.mark_text(fontSize=11).encode(text="text:N")
+    return (rect + text).properties(width=300, height=alt.Step(28)).facet(
+        facet=alt.Facet("metric_label:N", title=None, sort=[f"{v[0]} [{v[1]}]" for v in METRICS.values()]),
+        columns=2,
+    ).resolve_scale(color="shared")
+
+
+def trend_chart(table: pd.DataFrame, metric: str) -> alt.Chart:
+    """One metric against exposure start (MJD) for every detector/amp, across the epochs given."""
+    t = table[(table["metric"] == metric) & table["value"].notna() & table["start_mjd"].notna()].copy()
+    t["series"] = [f"{d} amp {a}/out {o}" for d, a, o in zip(t["detector"], t["amp"], t["output"])]
+    label, unit = METRICS[metric]
+    return alt.Chart(t).mark_line(point=True).encode(
+        x=alt.X("start_mjd:Q", title="exposure start (MJD, mean of the group)", scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=f"{label} [{unit}]", scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=None),
+        tooltip=["series", alt.Tooltip("start_mjd:Q", format=".2f"), alt.Tooltip("value:Q", format=".4g")],
+    ).properties(height=260, title=f"{label} per epoch")

@@ -1,0 +1,84 @@
+"""The words the report and the pages show beside the numbers: section titles, the units note, the
+"how computed" notes and the chart captions (one copy, so the app and the report say the same)."""
+
+from core.pipeline.registry import ALL_SECTIONS
+
+SECTION_TITLES = {
+    "parameters": "Parameters",
+    "provenance": "Provenance",
+    "overview": "Overview",
+    **{s.name: s.title for s in ALL_SECTIONS},
+}
+
+UNITS_NOTE = (
+    "Units: everything is in DN. 'CDS' is the noise of one group difference; 'per read' = CDS / √2. "
+    "Readnoise maps and tables are CDS noise. 1/f components are DN rms in one CDS frame; spectra are "
+    "one-sided DN²/Hz. Reference-pixel levels, drifts and instability are DN per read. Amplifiers are "
+    "listed in science (DMS) column order; 'output' is the detector readout channel 0-3."
+)
+
+# "How computed" notes (the same explanations the app pages show).
+HOW_COMPUTED = {
+    "readnoise": (
+        "jwst_reffiles forms group differences (independent: G1−G0, G3−G2…; consecutive: every pair) for every "
+        "integration of every file. **stack**: per pixel, the 3σ-clipped (median centre) standard deviation "
+        "(ddof=0) through all those CDS frames; **ramp**: that per file, then the clipped mean of the per-file "
+        "maps. No pipeline step is run first: 1/f noise and reference-pixel drifts stay in. Per-amp statistics use "
+        "active pixels only (clipped: 3σ sigma-clipped; robust std = 1.4826 × MAD). Guards: odd NGROUPS with "
+        "independent differences drop the last group; pixels NaN in every sample are set to NaN (jwst_reffiles "
+        "writes 0); too few differences are refused. The clipped ddof=0 std is biased low (≈0.92 of the true "
+        "noise with 10 samples per pixel, 0.97 with 50) unless the native engine's unbiased mode is used."
+    ),
+    "onef": (
+        "Each output's pixels are laid out on the 10 µs pixel clock in the order they were read (DMS flips "
+        "undone, outputs read right to left mirrored, row overheads and the extra row per frame kept as gaps). "
+        "CDS frames minus each frame's per-output median and each pixel's mean over the stack (fixed patterns "
+        "drop out; the known fraction this removes is corrected). Periodograms are averaged over CDS frames, "
+        "integrations and files and log-binned. The white level is the high-frequency plateau; each 1/f "
+        "component is fitted with a power law A·f^-α. White and per-output noise do not correlate between "
+        "outputs, so the real part of the mean cross-spectrum of the 6 output pairs estimates the correlated 1/f "
+        "directly; each output's own 1/f is its spectrum minus the correlated part minus its white level. "
+        "Quadrature sum = √(white² + correlated² + per-output²); it must match the total CDS noise measured from "
+        "the pixels within a few percent."
+    ),
+    "onef_cross": (
+        "White and per-output noise do not correlate between outputs, so the real part of the mean "
+        "cross-spectrum of the 6 output pairs estimates the correlated 1/f directly."
+    ),
+    "refpix": (
+        "Per file, integration and group: the mean of each pixel set (bottom/top reference rows split into even "
+        "and odd detector columns, side reference columns where the amp has them, active pixels as a clipped "
+        "mean). Drifts remove each pixel's own straight-line ramp first. Instability = rms over CDS frames of "
+        "(active change − reference change) / √2, DN per read. The white-noise ratio uses differences of pixels "
+        "two columns apart in CDS frames (common-mode offsets and most 1/f cancel; the 1/f that leaks in is "
+        "measured between outputs and removed). The floor is √(σ_ref²/N_ref + σ_act²/N_act). Correlated and "
+        "per-output 1/f also raise the instability: reference rows sample 1/f only at the start and end of a frame."
+    ),
+    "overview": (
+        "Each cell is the per-amplifier headline number of a section: readnoise = median of the CDS noise map "
+        "over active pixels; white, correlated and per-amp 1/f from the cross-spectral split; instability and "
+        "ref/active white ratio from the reference-pixel section."
+    ),
+    "provenance": (
+        "SHA-256 of every input file, read in 1 MiB chunks; start time from DATE-OBS/TIME-OBS (UTC) or EXPSTART "
+        "(MJD). Versions are those of the installed packages that made this report."
+    ),
+}
+
+
+# One-paragraph explanations of what each chart computes, for captions / help text.
+CHART_HELP = {
+    "levels": "Mean of each pixel set in every frame (group). 'Drift' removes each pixel's own "
+              "straight-line ramp over the integration first (bias, kTC, dark current), so what is "
+              "left are frame-to-frame offsets in DN per read. Reference = all reference rows of the "
+              "amp (side columns if it has no rows); active = clipped mean of its active pixels.",
+    "scatter": "Reference vs active drift of every frame; r is the Pearson correlation over all "
+               "frames and files. Shared 1/f or bias drifts correlate them; reference instability "
+               "moves only the reference drift.",
+    "trends": "Per exposure: reference minus active mean level (DN) and instability = rms over CDS "
+              "frames of (active change - reference change) / sqrt(2), DN per read; dashed: the "
+              "floor expected from pixel white noise alone. 1/f noise also lifts the instability.",
+    "pixels": "Robust z-score of each reference pixel's temporal noise (common mode removed) within "
+              "its amp and kind (row/column, even/odd), on the cube root of the variance; pixels "
+              "above the red line are flagged unstable.",
+}
