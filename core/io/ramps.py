@@ -3,6 +3,15 @@
 Memory stays bounded by the stripe: a full-frame 108-group file is ~0.9 GB, so nothing here ever
 loads a whole file.  Pixel values are returned as float32 DN (BZERO applied); saturated samples
 (65535) and non-finite samples become NaN so that every estimator ignores them explicitly.
+
+Pipeline-processed ramps (RampModel files: ``*_ramp.fits``, ``*_linearitystep.fits``, ...) carry
+data-quality arrays.  A sample whose GROUPDQ has any bit of ``groupdq_mask`` set (DO_NOT_USE,
+SATURATED, JUMP_DET by default: a saturated sample keeps a frozen value, so only GROUPDQ tells), and
+every sample of a pixel whose PIXELDQ has DO_NOT_USE set, is NaN as well -- except reference pixels:
+the mask files flag them DO_NOT_USE together with REFERENCE_PIXEL (they hold no signal for
+science), and they are exactly what the reference-pixel section measures.  The samples left out
+this way are counted per column (:attr:`Ramp.dq_masked_columns`), apart from the saturated and
+non-finite ones (the second value :meth:`Ramp.read_stripe` returns).
 """
 
 from __future__ import annotations
@@ -22,6 +31,18 @@ from core.io.geometry import Layout
 
 SATURATED_DN = 65535
 GROUP_DIFF_TYPES = ("independent", "consecutive")
+
+# JWST data-quality bits (stdatamodels' dqflags; always test bits, never equality)
+DQ_DO_NOT_USE, DQ_SATURATED, DQ_JUMP_DET = 1, 2, 4
+DQ_REFERENCE_PIXEL = 1 << 31
+DEFAULT_GROUPDQ_MASK = DQ_DO_NOT_USE | DQ_SATURATED | DQ_JUMP_DET
+GROUPDQ_FLAGS = {"DO_NOT_USE": 1, "SATURATED": 2, "JUMP_DET": 4, "DROPOUT": 8, "PERSISTENCE": 32,
+                 "AD_FLOOR": 64, "CHARGELOSS": 128}
+
+
+def groupdq_names(mask: int) -> str:
+    """'DO_NOT_USE|SATURATED|JUMP_DET' for a GROUPDQ bit mask ('none' for 0)."""
+    return "|".join(n for n, b in GROUPDQ_FLAGS.items() if mask & b) or "none"
 
 
 @dataclass(frozen=True)
@@ -56,16 +77,21 @@ class Ramp:
     Use as a context manager.  ``shape`` is (nints, ngroups, ny, nx) in science orientation.
     """
 
-    def __init__(self, path, direct: bool = True):
+    def __init__(self, path, direct: bool = True, groupdq_mask: int = DEFAULT_GROUPDQ_MASK):
         """``direct=False``: always read through astropy's ``section`` (the reference the direct
-        decoder is tested and benchmarked against)."""
+        decoder is tested and benchmarked against).  ``groupdq_mask``: the GROUPDQ bits that leave
+        a sample out (0: use every sample the file has)."""
         self.path = Path(path)
         self._hdul = fits.open(self.path, memmap=False, lazy_load_hdus=True)
         self.header = self._hdul[0].header
         self._sci = self._hdul["SCI"]
+        self.groupdq_mask = int(groupdq_mask)
+        self._groupdq = self._extension("GROUPDQ")
+        self._pixeldq = self._extension("PIXELDQ")
         self.shape = tuple(int(n) for n in self._sci.shape)
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # astropy's one file handle: reads from threads must not interleave
+        self.dq_masked_columns = np.zeros(self.shape[3], np.int64)  # samples left out by DQ, per column
         self._fd = self._data_offset = None
         if direct:
             try:
@@ -79,6 +105,19 @@ class Ramp:
                 os.close(fd)
             else:
                 self._fd = fd
+
+    def _extension(self, name: str):
+        """The image extension ``name`` when the file has one, else None."""
+        try:
+            hdu = self._hdul[name]
+        except KeyError:
+            return None
+        return hdu if hdu.header.get("NAXIS", 0) else None
+
+    @property
+    def has_dq(self) -> bool:
+        """The file carries GROUPDQ or PIXELDQ (a pipeline-processed ramp)."""
+        return self._groupdq is not None or self._pixeldq is not None
 
     def __enter__(self):
         return self
@@ -119,18 +158,38 @@ class Ramp:
         (:func:`direct_data_offset`), anything else is read through astropy; the values are the same.
         """
         if self._fd is not None:
-            return self._read_direct(range(*ints.indices(self.shape[0])),
-                                     range(*groups.indices(self.shape[1])), y0, y1)
-        with self._lock:
-            raw = self._sci.section[ints, groups, y0:y1, :]
-        data = np.asarray(raw, dtype=np.float32)
-        bad = ~np.isfinite(data)
-        if raw.dtype.kind in "ui":
-            bad |= raw == SATURATED_DN
-        nbad = int(bad.sum())
-        if nbad:
-            data[bad] = np.nan
+            data, nbad = self._read_direct(range(*ints.indices(self.shape[0])),
+                                           range(*groups.indices(self.shape[1])), y0, y1)
+        else:
+            with self._lock:
+                raw = self._sci.section[ints, groups, y0:y1, :]
+            data = np.asarray(raw, dtype=np.float32)
+            bad = ~np.isfinite(data)
+            if raw.dtype.kind in "ui":
+                bad |= raw == SATURATED_DN
+            nbad = int(bad.sum())
+            if nbad:
+                data[bad] = np.nan
+        if self.has_dq:
+            self._mask_dq(data, y0, y1, groups, ints)
         return data, nbad
+
+    def _mask_dq(self, data: np.ndarray, y0: int, y1: int, groups: slice, ints: slice) -> None:
+        """Set the samples the DQ arrays exclude to NaN (in place) and count them per column."""
+        leave_out = np.zeros(data.shape, bool)
+        with self._lock:
+            if self._groupdq is not None and self.groupdq_mask:
+                gdq = np.asarray(self._groupdq.section[ints, groups, y0:y1, :])
+                leave_out |= (gdq & self.groupdq_mask) != 0
+            if self._pixeldq is not None:
+                pdq = np.asarray(self._pixeldq.section[y0:y1, :]).astype(np.uint32, copy=False)
+                dead = ((pdq & DQ_DO_NOT_USE) != 0) & ((pdq & np.uint32(DQ_REFERENCE_PIXEL)) == 0)
+                leave_out |= dead[None, None]
+        leave_out &= np.isfinite(data)  # already NaN: counted as saturated or non-finite
+        if leave_out.any():
+            data[leave_out] = np.nan
+            with self._lock:
+                self.dq_masked_columns += leave_out.sum(axis=(0, 1, 2))
 
     def _read_direct(self, ints: range, groups: range, y0: int, y1: int) -> tuple[np.ndarray, int]:
         """The raw bytes of each (integration, group) block of rows, read with ``os.preadv`` into

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
-from core.io.ramps import Ramp, layout_from_header, n_cds, stripe_rows_for, stripes
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, groupdq_names, layout_from_header, n_cds, stripe_rows_for, stripes
 from core.readnoise.params import CrdsMeta, ReadnoiseParams, ReadnoiseResult
 from core.readnoise.reffiles import (
     ENGINE_REFFILES,
@@ -158,9 +158,10 @@ def make_readnoise_map(
 
         outfile = tmp / f"readnoise_{layout.detector}.fits"
         if params.engine == "native":
-            engine = _run_native(paths, params, meta, h0, outfile, progress, notes)
+            engine, dq = _run_native(paths, params, meta, h0, outfile, progress, notes, layout)
         else:
             engine = ENGINE_REFFILES
+            dq = _reffiles_dq_note(paths, notes)
             run_reffiles(run_paths, params, meta, h0, outfile, progress)
         progress(0.97, "writing the reference file")
         model_bytes, cds_map = _finish_model(outfile, paths, params, meta, nan_mask, notes)
@@ -168,11 +169,44 @@ def make_readnoise_map(
     header = {k: h0.get(k) for k in ("SUBARRAY", "READPATT", "NOUTPUTS", "SUBSTRT1", "SUBSTRT2",
                                      "SUBSIZE1", "SUBSIZE2", "FASTAXIS", "SLOWAXIS", "NGROUPS", "NINTS")}
     return ReadnoiseResult(layout.detector, layout, cds_map, [p.name for p in paths], params,
-                           header, notes, engine=engine, model_bytes=model_bytes)
+                           header, notes, engine=engine, model_bytes=model_bytes, dq=dq)
 
 
-def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Path, progress, notes) -> str:
-    """The native engine's map, written with jwst_reffiles' own CRDS writer (same file format)."""
+def _files_with_dq(paths) -> list[str]:
+    out = []
+    for p in paths:
+        with Ramp(p, direct=False) as r:
+            if r.has_dq:
+                out.append(Path(p).name)
+    return out
+
+
+def _reffiles_dq_note(paths, notes: list[str]) -> dict | None:
+    """jwst_reffiles reads no DQ: where the files carry flags, the result says they were not used."""
+    flagged = _files_with_dq(paths)
+    if not flagged:
+        return None
+    notes.append(f"{len(flagged)} file(s) carry GROUPDQ/PIXELDQ flags, which jwst_reffiles does not read: "
+                 "saturated, jump-flagged and DO_NOT_USE samples were used as they are. The native engine "
+                 "leaves them out.")
+    return {"used": False, "files_with_dq": flagged}
+
+
+def _native_dq(info: dict, layout, notes: list[str]) -> dict | None:
+    """Per-amp counts of the samples the DQ flags left out (native engine, local runs)."""
+    if not info.get("has_dq"):
+        return None
+    cols = info["dq_masked_columns"]
+    per_amp = [int(np.asarray(cols)[a.x0:a.x1].sum()) for a in layout.amps()]
+    notes.append(f"{sum(per_amp)} samples left out by their DQ flags (GROUPDQ {groupdq_names(DEFAULT_GROUPDQ_MASK)}; "
+                 "PIXELDQ DO_NOT_USE outside the reference pixels); per amp: " + ", ".join(map(str, per_amp)) + ".")
+    return {"used": True, "groupdq_mask": DEFAULT_GROUPDQ_MASK, "masked_samples_per_amp": per_amp}
+
+
+def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Path, progress, notes,
+                layout) -> tuple[str, dict | None]:
+    """The native engine's map, written with jwst_reffiles' own CRDS writer (same file format);
+    returns (engine label, DQ summary or None)."""
     from jwst_reffiles.readnoise import readnoise as rf
 
     from core.readnoise.dask_engine import distributed_readnoise_map
@@ -187,6 +221,10 @@ def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Pat
                      f"{info['stripe_rows']} rows each).")
     if info["n_masked_samples"]:
         notes.append(f"{info['n_masked_samples']} saturated or non-finite samples were masked.")
+    dq = _native_dq(info, layout, notes)
+    if info["scheduler"] != "local" and _files_with_dq(paths):
+        dq = {"used": True, "groupdq_mask": DEFAULT_GROUPDQ_MASK, "masked_samples_per_amp": None}
+        notes.append("DQ-flagged samples were left out on the cluster workers (not counted there).")
     if params.single_value:
         with quiet_reffiles():
             cds_map = rf.use_single_value(cds_map, h0["INSTRUME"], h0["DETECTOR"], h0["SUBARRAY"],
@@ -198,7 +236,7 @@ def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Pat
             author=meta.author, description=meta.description, pedigree=meta.pedigree, useafter=meta.useafter,
             fastaxis=h0["FASTAXIS"], slowaxis=h0["SLOWAXIS"], substrt1=h0["SUBSTRT1"], substrt2=h0["SUBSTRT2"],
             filenames=[str(p) for p in paths])
-    return f"native streaming engine, {params.mode} mode"
+    return f"native streaming engine, {params.mode} mode", dq
 
 
 def _finish_model(outfile: Path, paths, params: ReadnoiseParams, meta: CrdsMeta, nan_mask, notes):

@@ -88,7 +88,9 @@ def native_readnoise_map(
 
     ``stack``: per pixel, the clipped std through all CDS frames of all files;
     ``ramp``: per file, then the clipped mean over files (as jwst_reffiles).
-    Returns (map, info) with info = {"mode", "n_masked_samples", "stripe_rows"}.
+    Returns (map, info) with info = {"mode", "n_masked_samples" (saturated or non-finite),
+    "stripe_rows", "n_cds_per_file", "has_dq" (a file carries DQ arrays), "dq_masked_columns"
+    (samples left out by their DQ flags, per column)}.
     """
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, not {mode!r}")
@@ -119,11 +121,14 @@ def native_readnoise_map(
                 out[y0:y1] = std
                 masked += nbad
                 progress((i + 1) / len(bands), f"native readnoise: rows {y0}-{y1}")
+        dq_columns = sum(r.dq_masked_columns for r in ramps)
+        has_dq = any(r.has_dq for r in ramps)
     finally:
         for r in ramps:
             r.close()
     return out, {"mode": mode, "n_masked_samples": int(masked), "stripe_rows": rows,
-                 "n_cds_per_file": [s[0] * n_cds(s[1], group_diff_type) for s in shapes]}
+                 "n_cds_per_file": [s[0] * n_cds(s[1], group_diff_type) for s in shapes],
+                 "has_dq": has_dq, "dq_masked_columns": dq_columns}
 
 
 # -- one row stripe (the unit of work, locally in threads or on a Dask worker: core.readnoise.dask_engine) -----
@@ -165,9 +170,14 @@ def _read_cds(ramp: Ramp, y0: int, y1: int, group_diff_type: str) -> tuple[np.nd
 
 
 def _std_map(cds: np.ndarray, clipping_sigma: float, max_clipping_iters: int, mode: str) -> np.ndarray:
+    """Clipped std per pixel; NaN where fewer than 2 valid differences remain (saturated, DQ-flagged
+    or non-finite samples left out): a standard deviation of one sample is not a noise (0), and
+    none at all is not one either."""
     std, n = clipped_std(cds, clipping_sigma, max_clipping_iters)
+    n_valid = np.isfinite(cds).sum(axis=0)
     if mode == "unbiased":
-        std = unbias(std, n, clipping_sigma, max_clipping_iters, np.isfinite(cds).sum(axis=0))
+        std = unbias(std, n, clipping_sigma, max_clipping_iters, n_valid)
+    std[n_valid < 2] = np.nan
     return std
 
 

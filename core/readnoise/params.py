@@ -103,6 +103,9 @@ class ReadnoiseResult:
     notes: list[str] = field(default_factory=list)
     engine: str = "jwst_reffiles 1.0.1 make_readnoise"
     model_bytes: bytes = b""  # the CRDS-format FITS exactly as make_readnoise wrote it
+    # Data-quality use: None for files without DQ arrays, else {"used": bool, ...} (per-amp counts of
+    # the samples left out when the native engine used them; the files jwst_reffiles ignored them in)
+    dq: dict | None = None
 
     @functools.cached_property
     def amp_table(self) -> pd.DataFrame:
@@ -116,6 +119,7 @@ class ReadnoiseResult:
             "engine": self.engine,
             "params": self.params.as_dict(),
             "notes": list(self.notes),
+            "dq": self.dq,
             "amps": [
                 {k: finite_or_none(r[k]) for k in ("x0", "x1", "output", "median", "clipped_mean", "clipped_std",
                                                "robust_std", "n_pixels")}
