@@ -61,6 +61,8 @@ def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> 
     p.add_argument("--reference", help="a READNOISE reference FITS to compare with")
     p.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
     p.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
+    p.add_argument("--merge-folders", action="store_true", default=None,
+                   help="analyse files of one detector from several folders as one group (default: a group per folder)")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -73,7 +75,8 @@ def _analysis_options(a, base=None):
     base = base or AnalysisOptions()
     given = {field: getattr(a, attr) for attr, field in _READNOISE_ARGS.items() if getattr(a, attr) is not None}
     params = replace(base.readnoise, **given).validate()
-    return replace(base, readnoise=params, reference=Path(a.reference) if a.reference else base.reference)
+    return replace(base, readnoise=params, reference=Path(a.reference) if a.reference else base.reference,
+                   merge_folders=base.merge_folders if a.merge_folders is None else a.merge_folders)
 
 
 def _store(a):

@@ -78,7 +78,8 @@ def test_unreadable_file_is_reported(good, tmp_path):
 
 def test_groups_split_geometries_and_say_so(good, tmp_path):
     full = simulate_exposure(tmp_path / "full_nrca1_uncal.fits", "NRCA1", ngroups=2, seed=3).path
-    groups, rejected = group_by_detector(inventory([good, full]))
+    # the two files lie in two folders: merged, so that only the geometry tells them apart
+    groups, rejected = group_by_detector(inventory([good, full]), merge_folders=True)
     assert [g.key for g in groups] == ["NRCA1", "NRCA1_SUBGRISM64"]
     assert not rejected
     assert any("2 geometries" in n for g in groups for f in g.files for n in f.notes)

@@ -19,6 +19,15 @@ from core.io.geometry import DETECTORS, normalize_detector
 
 REQUIRED_KEYWORDS = ("DETECTOR", "SUBARRAY", "READPATT", "NGROUPS", "NINTS", "SUBSIZE1", "SUBSIZE2")
 DATA_ROOT_ENV = "DARKS_DATA_ROOT"
+# Primary-header keywords of the calibration steps a ramp may have been through (COMPLETE / SKIPPED),
+# in pipeline order, and the names the inventory shows.
+STEP_KEYWORDS = {"S_GRPSCL": "group_scale", "S_DQINIT": "dq_init", "S_SATURA": "saturation", "S_IPC": "ipc",
+                 "S_SUPERB": "superbias", "S_REFPIX": "refpix", "S_RSCD": "rscd", "S_FRSTFR": "firstframe",
+                 "S_LASTFR": "lastframe", "S_LINEAR": "linearity", "S_DARK": "dark_current",
+                 "S_PERSIS": "persistence", "S_JUMP": "jump", "S_RAMP": "ramp_fit"}
+RAW = "raw"  # the processing state of a file no calibration step has touched
+MAX_SPAN_DAYS = 30.0  # a group whose exposure starts span more than this gets a note
+DATE_DISAGREE_DAYS = 1.0  # DATE-OBS/TIME-OBS further than this from EXPSTART: a note
 
 
 # -- the data root -------------------------------------------------------------------------------
@@ -107,6 +116,12 @@ class FileInfo:
     expstart: float | None = None
     date_obs: str | None = None
     bitpix: int | None = None
+    nframes: int | None = None  # frames averaged per group
+    groupgap: int | None = None  # frames dropped between groups
+    tframe: float | None = None  # s
+    tgroup: float | None = None  # s
+    steps: tuple[str, ...] = ()  # calibration steps COMPLETE (pipeline order); () for a raw ramp
+    has_dq: bool = False  # GROUPDQ / PIXELDQ extensions present
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -119,13 +134,25 @@ class FileInfo:
         return self.path.name
 
     @property
+    def folder(self) -> Path:
+        return self.path.absolute().parent
+
+    @property
+    def processing(self) -> str:
+        """'raw', or the calibration steps the file has been through (e.g. 'dq_init+saturation+...')."""
+        return "+".join(self.steps) if self.steps else RAW
+
+    @property
     def group_key(self) -> tuple:
-        """Files that can be analysed together: one detector, one frame geometry, one readout pattern."""
-        return (self.detector, self.subarray, self.ny, self.nx, self.readpatt)
+        """Files that can be analysed together: one detector, one frame geometry, one readout pattern,
+        one processing state (a ramp after the refpix step has lost most of its 1/f: never stacked
+        with raw ones)."""
+        return (self.detector, self.subarray, self.ny, self.nx, self.readpatt, self.processing)
 
     def row(self) -> dict:
         return {
             "file": self.name,
+            "folder": str(self.folder),
             "detector": self.detector,
             "exp_type": self.exp_type,
             "readpatt": self.readpatt,
@@ -134,6 +161,10 @@ class FileInfo:
             "subarray": self.subarray,
             "shape (ny x nx)": f"{self.ny} x {self.nx}" if self.ny else None,
             "noutputs": self.noutputs,
+            "nframes": self.nframes,
+            "groupgap": self.groupgap,
+            "tgroup (s)": None if self.tgroup is None else round(self.tgroup, 3),
+            "processing": self.processing + (" (DQ)" if self.has_dq else ""),
             "start (UTC)": self.date_obs,
             "expstart (MJD)": self.expstart,
             "size (MB)": round(self.size / 1e6, 1),
@@ -204,6 +235,7 @@ def inspect_file(path: Path) -> FileInfo:
                 loc = sci.fileinfo()
                 end = loc["datLoc"] + loc["datSpan"]
                 info.bitpix = int(shdr.get("BITPIX", 0))
+                info.has_dq = any(h.name in ("GROUPDQ", "PIXELDQ") for h in hdul)
     except OSError as e:
         info.reason = f"unreadable or truncated FITS: {e}"
         return info
@@ -215,14 +247,17 @@ def inspect_file(path: Path) -> FileInfo:
     info.exp_type = h0.get("EXP_TYPE")
     info.readpatt = h0.get("READPATT")
     info.subarray = h0.get("SUBARRAY")
-    info.noutputs = h0.get("NOUTPUTS")
     info.expstart = h0.get("EXPSTART")
-    if h0.get("DATE-OBS"):
-        info.date_obs = f"{h0.get('DATE-OBS')}T{str(h0.get('TIME-OBS', ''))[:8]}".rstrip("T")
-    elif info.expstart is not None:
-        info.date_obs = _mjd_to_iso(info.expstart)
+    _read_start(info, h0)
     if len(shape) == 4:
         info.nints, info.ngroups, info.ny, info.nx = shape
+    info.noutputs = h0.get("NOUTPUTS")
+    if info.noutputs is None and info.nx:  # derived: only full-width frames are read by 4 outputs
+        info.noutputs = 4 if info.nx == 2048 else 1
+        info.notes.append(f"NOUTPUTS missing: {info.noutputs} derived from the frame width ({info.nx} columns)")
+    _read_timing(info, h0)
+    info.steps = tuple(name for key, name in STEP_KEYWORDS.items()
+                       if str(h0.get(key, "")).strip().upper() == "COMPLETE")
 
     instrument = str(h0.get("INSTRUME", "")).strip().upper()
     if instrument != "NIRCAM":
@@ -252,6 +287,51 @@ def inspect_file(path: Path) -> FileInfo:
     return info
 
 
+def _read_start(info: FileInfo, h0) -> None:
+    """Start time from EXPSTART (MJD, UTC); DATE-OBS/TIME-OBS only where EXPSTART is absent, and a
+    note where the two disagree by more than a day."""
+    if info.expstart is not None:
+        info.date_obs = _mjd_to_iso(info.expstart)
+    header_date = None
+    if h0.get("DATE-OBS"):
+        header_date = f"{h0.get('DATE-OBS')}T{str(h0.get('TIME-OBS', ''))[:8]}".rstrip("T")
+    if info.date_obs is None:
+        info.date_obs = header_date
+    elif header_date:
+        from astropy.time import Time
+
+        try:
+            days = abs(Time(header_date, format="isot", scale="utc").mjd - float(info.expstart))
+        except ValueError:
+            days = None
+        if days is not None and days > DATE_DISAGREE_DAYS:
+            info.notes.append(f"DATE-OBS/TIME-OBS ({header_date}) disagree with EXPSTART ({info.date_obs}) by "
+                              f"{days:.0f} days: the start time shown is EXPSTART's")
+
+
+def _read_timing(info: FileInfo, h0) -> None:
+    """NFRAMES, GROUPGAP, TFRAME, TGROUP; the frame time computed from the geometry where absent."""
+    from core.io.geometry import Layout
+
+    info.nframes = int(h0.get("NFRAMES", 1) or 1)
+    info.groupgap = int(h0.get("GROUPGAP", 0) or 0)
+    computed = None
+    if info.detector in DETECTORS and info.nx and info.ny and info.noutputs in (1, 4):
+        try:
+            computed = Layout(info.detector, info.nx, info.ny, int(h0.get("SUBSTRT1", 1)),
+                              int(h0.get("SUBSTRT2", 1)), int(info.noutputs)).frame_time
+        except ValueError:
+            computed = None
+    tframe = h0.get("TFRAME")
+    info.tframe = float(tframe) if tframe else computed
+    if tframe and computed and abs(float(tframe) - computed) > 1e-3 * computed:
+        info.notes.append(f"TFRAME = {float(tframe):.4g} s disagrees with the frame time of this geometry "
+                          f"({computed:.4g} s)")
+    tgroup = h0.get("TGROUP")
+    info.tgroup = float(tgroup) if tgroup else (None if info.tframe is None
+                                                 else (info.nframes + info.groupgap) * info.tframe)
+
+
 def _find_sci(hdul):
     for hdu in hdul:
         if hdu.name == "SCI":
@@ -266,48 +346,130 @@ def inventory(paths) -> list[FileInfo]:
 
 @dataclass
 class DetectorGroup:
-    """Files of one detector, one frame geometry and one readout pattern, analysed together."""
+    """Files of one detector, one frame geometry, one readout pattern and one processing state
+    (and one folder, unless folders were merged), analysed together."""
 
     detector: str
     subarray: str
     files: list[FileInfo]
-    tag: str = ""  # only when needed to tell groups apart: the readout pattern, or the frame shape
+    tag: str = ""  # only when needed to tell groups apart: the readout pattern, the frame shape, the state
+    folder: str = ""  # the folder's label (e.g. "ground") when the selection spans folders
+    folder_in_key: bool = False  # the same detector group comes from several folders: the key names it
+
+    @property
+    def base_key(self) -> str:
+        """The key without the folder: the same detector group in another epoch has the same one."""
+        base = self.detector if self.subarray == "FULL" else f"{self.detector}_{self.subarray}"
+        return f"{base}_{self.tag}" if self.tag else base
 
     @property
     def key(self) -> str:
-        base = self.detector if self.subarray == "FULL" else f"{self.detector}_{self.subarray}"
-        return f"{base}_{self.tag}" if self.tag else base
+        return f"{self.base_key} · {self.folder}" if self.folder and self.folder_in_key else self.base_key
+
+    @property
+    def label(self) -> str:
+        """The key with the folder beside it (what a person reads in a picker or a table)."""
+        where = f" · {self.folder}" if self.folder and not self.folder_in_key else ""
+        return f"{self.key}{where}"
+
+    @property
+    def slug(self) -> str:
+        """The key as a file or folder name (products, downloads)."""
+        import re
+
+        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", self.key.replace(" · ", "__")).strip("_")
 
     @property
     def paths(self) -> list[Path]:
         return [f.path for f in self.files]
 
+    @property
+    def processing(self) -> str:
+        return self.files[0].processing
 
-def group_by_detector(infos: list[FileInfo]) -> tuple[list[DetectorGroup], list[FileInfo]]:
-    """Group valid files by detector, frame geometry and readout pattern: files of different shapes
-    cannot be combined (jwst_reffiles would raise), and the CDS noise of different readout patterns
-    differs (frames averaged per group), so one statistic over both would mean nothing.
+    @property
+    def expstart_span_days(self) -> float:
+        starts = [float(f.expstart) for f in self.files if f.expstart is not None]
+        return max(starts) - min(starts) if len(starts) > 1 else 0.0
+
+
+def folder_labels(folders) -> dict[Path, str]:
+    """A short, distinct label per folder: the last path component, or as many as it takes to tell
+    two folders of the same name apart (``a/ground``, ``b/ground``)."""
+    folders = sorted({Path(f) for f in folders})
+    for depth in range(1, max((len(f.parts) for f in folders), default=1) + 1):
+        labels = {f: "/".join(f.parts[-depth:]) for f in folders}
+        if len(set(labels.values())) == len(folders):
+            return labels
+    return {f: str(f) for f in folders}
+
+
+def group_by_detector(infos: list[FileInfo], merge_folders: bool = False,
+                      max_span_days: float = MAX_SPAN_DAYS) -> tuple[list[DetectorGroup], list[FileInfo]]:
+    """Group valid files by detector, frame geometry, readout pattern, processing state and folder:
+    files of different shapes cannot be combined (jwst_reffiles would raise), the CDS noise of
+    different readout patterns differs (frames averaged per group), a ramp after the refpix step
+    has lost most of its 1/f, and two folders are usually two epochs or a ground and a flight copy
+    (files of the same name in both stay apart).  ``merge_folders``: one group across folders.
 
     A detector whose files come in several geometries gives several groups (``NRCA1``,
     ``NRCA1_SUBGRISM256``); one geometry in several readout patterns gives ``NRCA1_RAPID`` and
-    ``NRCA1_BRIGHT2``; and each file says so in its notes.
+    ``NRCA1_BRIGHT2``; several processing states ``NRCA1_raw`` and ``NRCA1_dq_init+...``; when the
+    same group comes from several folders each key names its folder (``NRCB1 · ground``).  Each file says so in
+    its notes, and a group whose exposure starts span more than ``max_span_days`` gets a note.
 
     Returns (groups sorted by key, rejected files).
     """
     rejected = [f for f in infos if not f.ok]
+    valid = [f for f in infos if f.ok]
+    labels = folder_labels(f.folder for f in valid)
+    spans_folders = len(labels) > 1 and not merge_folders
     by_key: dict[tuple, list[FileInfo]] = {}
-    for f in infos:
-        if f.ok:
-            by_key.setdefault(f.group_key, []).append(f)
-    groups = [DetectorGroup(k[0], k[1], files) for k, files in by_key.items()]
-    # Readout patterns of one geometry: tell the groups apart by the pattern.
+    for f in valid:
+        by_key.setdefault(f.group_key + ((f.folder,) if spans_folders else ()), []).append(f)
+    groups = [DetectorGroup(k[0], k[1], files, folder=labels[k[-1]] if spans_folders else "")
+              for k, files in by_key.items()]
+    _tag_groups(groups)
+    # The key names the folder where the same detector group comes from several folders (the label
+    # always shows it): a selection of one folder, or of folders holding different detectors, keeps
+    # the plain keys of its products.
+    seen: dict[str, int] = {}
+    for g in groups:
+        seen[g.base_key] = seen.get(g.base_key, 0) + 1
+    for g in groups:
+        g.folder_in_key = seen[g.base_key] > 1
+    groups.sort(key=lambda g: (g.detector, g.subarray != "FULL", g.key))
+    for g in groups:
+        if g.expstart_span_days > max_span_days:
+            for f in g.files:
+                f.notes.append(f"the exposure starts of {g.key} span {g.expstart_span_days:.0f} days "
+                               f"(more than {max_span_days:g}): several epochs in one group?")
+    return groups, rejected
+
+
+def _tag_groups(groups: list[DetectorGroup]) -> None:
+    """Tell apart groups of one detector and folder that differ in readout pattern, processing
+    state or frame shape, and note it in their files."""
     by_geometry: dict[tuple, list[DetectorGroup]] = {}
     for g in groups:
         by_geometry.setdefault(g.files[0].group_key[:4], []).append(g)
     for same in by_geometry.values():
-        if len(same) > 1:
-            for g in same:
-                g.tag = str(g.files[0].readpatt)
+        if len({g.files[0].group_key for g in same}) < 2:  # only folders differ: the folder tells them apart
+            continue
+        patterns = {str(g.files[0].readpatt) for g in same}
+        states = {g.processing for g in same}
+        for g in same:
+            g.tag = "_".join(t for t in (str(g.files[0].readpatt) if len(patterns) > 1 else "",
+                                         g.processing if len(states) > 1 else "") if t)
+        keys = ", ".join(g.key for g in same)
+        for g in same:
+            for f in g.files:
+                if len(patterns) > 1:
+                    f.notes.append(f"{f.detector} files of one geometry come in readout patterns "
+                                   f"{', '.join(sorted(patterns))}; analysed as separate groups ({keys}), not mixed")
+                if len(states) > 1:
+                    f.notes.append(f"{f.detector} files of one geometry come in processing states "
+                                   f"{', '.join(sorted(states))}; analysed as separate groups ({keys}), never stacked")
     # Two geometries under one SUBARRAY name (inconsistent headers): tell them apart by the shape.
     by_name: dict[str, list[DetectorGroup]] = {}
     for g in groups:
@@ -316,25 +478,15 @@ def group_by_detector(infos: list[FileInfo]) -> tuple[list[DetectorGroup], list[
         if len(same) > 1:
             for g in same:
                 g.tag = "_".join(t for t in (g.tag, f"{g.files[0].ny}x{g.files[0].nx}") if t)
-    groups.sort(key=lambda g: (g.detector, g.subarray != "FULL", g.key))
     for det in {g.detector for g in groups}:
-        geometries = [same for same in by_geometry.values() if same[0].detector == det]
+        mine = [g for g in groups if g.detector == det]
+        geometries = {g.files[0].group_key[:4] for g in mine}
         if len(geometries) > 1:
-            keys = ", ".join(g.key for same in geometries for g in same)
-            for same in geometries:
-                for g in same:
-                    for f in g.files:
-                        f.notes.append(f"{det} files come in {len(geometries)} geometries; analysed as separate "
-                                       f"groups ({keys})")
-    for same in by_geometry.values():
-        if len(same) > 1:
-            patterns = ", ".join(sorted(str(g.files[0].readpatt) for g in same))
-            keys = ", ".join(g.key for g in same)
-            for g in same:
+            keys = ", ".join(dict.fromkeys(g.base_key for g in mine))
+            for g in mine:
                 for f in g.files:
-                    f.notes.append(f"{f.detector} files of one geometry come in readout patterns {patterns}; "
-                                   f"analysed as separate groups ({keys}), not mixed")
-    return groups, rejected
+                    f.notes.append(f"{det} files come in {len(geometries)} geometries; analysed as separate "
+                                   f"groups ({keys})")
 
 
 def glob_paths(patterns) -> list[Path]:

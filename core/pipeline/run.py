@@ -28,6 +28,7 @@ class AnalysisOptions:
     reference: Path | None = None
     sections: tuple[str, ...] = tuple(s.name for s in SECTIONS)
     section_params: dict = field(default_factory=dict)  # name -> params object
+    merge_folders: bool = False  # one group per detector across folders (default: a group per folder)
 
 
 @dataclass
@@ -232,7 +233,7 @@ def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | N
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     infos = inventory(paths)
-    groups, rejected = group_by_detector(infos)
+    groups, rejected = group_by_detector(infos, merge_folders=opts.merge_folders)
     summary = {"detectors": {}, "rejected": [{"file": f.name, "reason": f.reason} for f in rejected]}
     for i, g in enumerate(groups):
         def sub(f, m, i=i):
