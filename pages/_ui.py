@@ -22,6 +22,7 @@ from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams
 
 SELECTED = "selected_files"  # session key: list of resolved path strings under the data root
+MERGE_FOLDERS = "merge_folders"  # session key: one group per detector across folders
 MAX_CACHED_RESULTS = 24
 
 
@@ -54,14 +55,18 @@ def selected_paths() -> list[Path]:
     return keep
 
 
+def merge_folders() -> bool:
+    return bool(st.session_state.get(MERGE_FOLDERS, False))
+
+
 def selected_groups() -> tuple[list[DetectorGroup], list]:
     """The selection grouped by detector; a selected file that cannot be used any more (deleted,
     changed, unreadable since it was chosen) is named in a warning and left out."""
     # Copies: grouping adds notes, and the cached FileInfo objects must stay as read.
     infos = [replace(i, notes=list(i.notes)) for i in inspect_all(selected_paths())]
-    groups, rejected = group_by_detector(infos)
+    groups, rejected = group_by_detector(infos, merge_folders=merge_folders())
     for f in rejected:
-        st.warning(f"{f.name} is left out of the selection: {f.reason}")
+        st.warning(f"{f.path.parent.name}/{f.name} is left out of the selection: {f.reason}")
     return groups, rejected
 
 
@@ -71,7 +76,7 @@ def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGro
         st.info("No files selected yet: choose dark exposures on the **Data** page.")
         st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
         return None
-    labels = [f"{g.key}  ({len(g.files)} file{'s' * (len(g.files) != 1)}, {g.files[0].ngroups} groups)"
+    labels = [f"{g.label}  ({len(g.files)} file{'s' * (len(g.files) != 1)}, {g.files[0].ngroups} groups)"
               for g in groups]
     keys = [g.key for g in groups]
     current = st.session_state.get("active_group")

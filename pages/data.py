@@ -36,8 +36,16 @@ if not paths:
     st.stop()
 
 infos = [replace(i, notes=list(i.notes)) for i in ui.inspect_all(paths)]
-groups, rejected = group_by_detector(infos)
-table = pd.DataFrame([i.row() | {"folder": str(i.path.parent.relative_to(root))} for i in infos])
+groups, rejected = group_by_detector(infos, merge_folders=ui.merge_folders())
+
+
+def shown_path(info) -> str:
+    """The file as the user reads it: its folder under the data root, then its name."""
+    return str(info.path.relative_to(root))
+
+
+table = pd.DataFrame([{"path": shown_path(i)} | i.row() | {"folder": str(i.path.parent.relative_to(root)) or "."}
+                      for i in infos])
 
 st.subheader("Inventory")
 st.caption("From the FITS headers only; no pixels are read here.")
@@ -63,10 +71,13 @@ if rejected:
                                for f in rejected]), hide_index=True, width="stretch")
 
 st.subheader("Selection")
-by_name = {i.name: i for i in infos}
-exclude = st.multiselect("Leave out", list(shown["file"]), key="data_exclude",
-                         help="Files shown above are used unless left out here.")
-chosen = [str(by_name[n].path) for n in shown["file"] if n not in exclude]
+by_path = {shown_path(i): i for i in infos}  # files are paths: two folders may hold the same names
+exclude = st.multiselect("Leave out", list(shown["path"]), key="data_exclude",
+                         help="Files shown above are used unless left out here (folder/name).")
+chosen = [str(by_path[p].path) for p in shown["path"] if p not in exclude]
+st.checkbox("Merge folders", key=ui.MERGE_FOLDERS,
+            help="Analyse files of one detector from several folders as one group. By default each folder is its "
+                 "own group (two epochs, or a ground and a flight copy, are never mixed).")
 if st.button(f"Use these {len(chosen)} files", type="primary", disabled=not chosen, key="data_use"):
     st.session_state[ui.SELECTED] = chosen
     st.session_state.pop("active_group", None)
@@ -75,7 +86,7 @@ current = ui.selected_paths()
 if current:
     sel_groups, _ = ui.selected_groups()
     st.success(f"{len(current)} files selected: " +
-               ", ".join(f"**{g.key}** ({len(g.files)})" for g in sel_groups))
+               ", ".join(f"**{g.label}** ({len(g.files)})" for g in sel_groups))
     notes = sorted({n for g in sel_groups for f in g.files for n in f.notes})
     for n in notes:
         st.info(n)

@@ -83,5 +83,5 @@ st.subheader("Downloads")
 tables = result.tables()
 cols = st.columns(len(tables))
 for col, (name, table) in zip(cols, tables.items()):
-    col.download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), f"{name}_{group.key}.csv", "text/csv",
+    col.download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), f"{name}_{group.slug}.csv", "text/csv",
                         key=f"dl_{name}", on_click="ignore")

@@ -40,7 +40,7 @@ KINDS = {  # registry name -> (section, the parameters the overview uses)
 kinds = [READNOISE.name] + ([ONEF.name] if with_onef else []) + ([REFPIX.name] if with_refpix else [])
 
 
-def group_rows(g, compute: bool):
+def group_rows(g, compute: bool, label: str | None = None):
     got = {}
     for kind in kinds:
         spec, kparams = KINDS[kind]
@@ -49,7 +49,7 @@ def group_rows(g, compute: bool):
             res = ui.cached_run(spec, g.paths, kparams, f"{kind} of {g.key}")
         got[kind] = res
     start = float(np.mean([f.expstart for f in g.files if f.expstart is not None] or [np.nan]))
-    return overview_rows(g.key, got.get(READNOISE.name), got.get(ONEF.name), got.get(REFPIX.name), start), got
+    return overview_rows(label or g.key, got.get(READNOISE.name), got.get(ONEF.name), got.get(REFPIX.name), start), got
 
 
 missing = [(g.key, k) for g in groups for k in kinds if ui.peek_cached(KINDS[k][0], g.paths, KINDS[k][1]) is None]
@@ -73,14 +73,15 @@ if mode != "nothing":
     try:
         if mode.startswith("an earlier"):
             infos = [replace(i, notes=list(i.notes)) for i in ui.inspect_all(find_files(root, folder, "*_uncal.fits"))]
-            current_paths = {g.key: set(g.paths) for g in groups}
+            current_paths = {g.base_key: set(g.paths) for g in groups}
             base_groups = [b for b in group_by_detector(infos)[0]
-                           if b.key in current_paths and set(b.paths) != current_paths[b.key]]
+                           if b.base_key in current_paths and set(b.paths) != current_paths[b.base_key]]
             if not base_groups:
                 st.info("No group of the same detectors and geometry in that folder.")
             need = any(ui.peek_cached(KINDS[k][0], b.paths, KINDS[k][1]) is None for b in base_groups for k in kinds)
             run = st.button("Compute the baseline", key="ov_base_run") if need else False
-            base_frames = [group_rows(b, run)[0] for b in base_groups]
+            key_of = {g.base_key: g.key for g in groups}  # the baseline's row is compared with this group's
+            base_frames = [group_rows(b, run, key_of[b.base_key])[0] for b in base_groups]
             if run:
                 st.rerun()
             if base_frames:

@@ -85,7 +85,7 @@ noisy = noisy_pixels(result.cds_noise_map, layout, nsig)
 st.write(f"{len(noisy)} active pixels more than {nsig:g} σ (robust) above their amplifier's median"
          f"{'; the 500 noisiest are listed, the CSV has all' if len(noisy) > 500 else ''}.")
 st.dataframe(noisy.head(500), hide_index=True, width="stretch", height=220)
-st.download_button("Noisy pixels (CSV)", noisy.to_csv(index=False).encode(), f"noisy_pixels_{group.key}.csv",
+st.download_button("Noisy pixels (CSV)", noisy.to_csv(index=False).encode(), f"noisy_pixels_{group.slug}.csv",
                    "text/csv", key="rn_dl_noisy", on_click="ignore")
 
 st.subheader("Comparison")
@@ -120,7 +120,7 @@ elif mode == "another file set (same detector)":
     except InputError as e:
         st.error(str(e))
         infos = []
-    others = [g for g in group_by_detector(infos)[0] if g.key == group.key and set(g.paths) != set(group.paths)]
+    others = [g for g in group_by_detector(infos)[0] if g.base_key == group.base_key and set(g.paths) != set(group.paths)]
     if not others:
         st.info(f"No other {group.key} files of the same geometry in that folder.")
     else:
@@ -144,7 +144,7 @@ if baseline is not None:
     st.altair_chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
                                     "CDS noise [DN]"), width="stretch")
     st.download_button("Comparison table (CSV)", table.to_csv(index=False).encode(),
-                       f"readnoise_comparison_{group.key}.csv", "text/csv", key="rn_dl_cmp", on_click="ignore")
+                       f"readnoise_comparison_{group.slug}.csv", "text/csv", key="rn_dl_cmp", on_click="ignore")
 
 st.subheader("Spatial readnoise (Rest 2014 boxes) beside the temporal map")
 c1, c2 = st.columns(2)
@@ -176,7 +176,7 @@ if rest is not None:
         "10% clipped. Per box, the 3σ-clipped mean over differences, /√2 = per-read noise; per amp, the median of "
         "the boxes with its error.")
     st.download_button("Box readnoise tables (CSV)", rest.tables()["rest2014_boxes"].to_csv(index=False).encode(),
-                       f"rest2014_boxes_{group.key}.csv", "text/csv", key="rest_dl", on_click="ignore")
+                       f"rest2014_boxes_{group.slug}.csv", "text/csv", key="rest_dl", on_click="ignore")
 
 st.subheader("Downloads")
 with st.expander("CRDS header of the reference file", expanded=False):
@@ -193,10 +193,10 @@ except ParameterError as e:
     fits_bytes = None
 d1, d2, d3 = st.columns(3)
 if fits_bytes:
-    d1.download_button("Readnoise reference file (FITS)", fits_bytes, f"readnoise_{group.key}.fits",
+    d1.download_button("Readnoise reference file (FITS)", fits_bytes, f"readnoise_{group.slug}.fits",
                        "application/fits", key="rn_dl_fits", type="primary", on_click="ignore")
-d2.download_button("Per-amp table (CSV)", amps.to_csv(index=False).encode(), f"readnoise_amps_{group.key}.csv",
+d2.download_button("Per-amp table (CSV)", amps.to_csv(index=False).encode(), f"readnoise_amps_{group.slug}.csv",
                    "text/csv", key="rn_dl_csv", on_click="ignore")
-d3.download_button("Map (PNG)", png, f"readnoise_{group.key}.png", "image/png", key="rn_dl_png", on_click="ignore")
+d3.download_button("Map (PNG)", png, f"readnoise_{group.slug}.png", "image/png", key="rn_dl_png", on_click="ignore")
 
 ui.how_computed(HOW_COMPUTED["readnoise"])

@@ -68,5 +68,5 @@ st.subheader("Downloads")
 tables = result.tables()
 cols = st.columns(4)
 for i, (name, table) in enumerate(tables.items()):
-    cols[i % 4].download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), f"{name}_{group.key}.csv",
+    cols[i % 4].download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), f"{name}_{group.slug}.csv",
                                 "text/csv", key=f"dl_{name}", on_click="ignore")

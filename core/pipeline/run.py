@@ -192,7 +192,7 @@ _EXPECTED_ORDER = ("onef", "refpix", "readnoise_rest2014", "readnoise")  # regis
 
 def write_group_products(res: GroupResult, out: Path) -> dict:
     """Write the FITS and CSV products of one group under ``out/<key>/``; return its summary block."""
-    key = res.group.key
+    key = res.group.slug  # the folder and file names (the summary block is keyed by res.group.key)
     d = Path(out) / key
     d.mkdir(parents=True, exist_ok=True)
     block: dict = {"files": [f.name for f in res.group.files]}

@@ -46,6 +46,7 @@ def run_config_yaml(files, opts: AnalysisOptions, data_root=None) -> str:
         "reference": display_path(Path(opts.reference), root) if opts.reference else None,
         "sections": list(opts.sections),
         "section_params": {k: asdict(v) for k, v in section_params_effective(opts).items()},
+        "merge_folders": bool(opts.merge_folders),
     }
     head = ("# NIRCam darks run configuration. Reproduce with:\n"
             "#   python -m core report --config run.yaml --out DIR\n"
@@ -117,6 +118,10 @@ def load_run_config(path, data_root=None) -> tuple[list[Path], AnalysisOptions]:
     section_params = {}
     for name, values in sp.items():
         section_params[name] = _dataclass_from(names[name].params_class(), values, name)
+    merge = doc.get("merge_folders", False)
+    if not isinstance(merge, bool):
+        raise ParameterError(f"'merge_folders' must be true or false, not {merge!r}")
     opts = AnalysisOptions(readnoise=readnoise, crds=crds, reference=reference, sections=tuple(sections),
+                           merge_folders=merge,
                            section_params=section_params)
     return resolved, opts
