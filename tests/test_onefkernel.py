@@ -1,5 +1,5 @@
 """The compiled 1/f kernels (core.onef.kernel) against the numpy / scipy expressions they replaced in
-core.onef (``_Accumulator.add``, ``_side_correction``, ``_time_domain`` and ``_pixel_stack_mean``).
+core.onef (``accumulate.Accumulator.add``, ``_side_correction``, ``_time_domain`` and ``pixel_stack_mean``).
 
 Each test writes the reference expression out in plain numpy, as the old code did, and runs it on
 random float32 data shaped like read-order channel images (nout=4, ny, w) with NaNs, cosmic-ray-like
@@ -24,15 +24,8 @@ import numpy as np
 import pytest
 from scipy.signal import savgol_coeffs, savgol_filter
 
-from core.onef.analysis import (
-    CLIP_SIGMA,
-    SAVGOL_ORDER,
-    SAVGOL_WINDOW,
-    _accumulate_power,
-    _by_output_halves,
-    _pixel_stack_mean,
-    _row_medians,
-)
+from core.onef.accumulate import accumulate_power_halves, by_output_halves, fft_plan, row_medians_halves
+from core.onef.analysis import pixel_stack_mean
 from core.onef.kernel import (
     abs_dev_subsample,
     accumulate_power,
@@ -44,6 +37,7 @@ from core.onef.kernel import (
     savgol_split_sums,
     side_sums,
 )
+from core.onef.params import CLIP_SIGMA, SAVGOL_ORDER, SAVGOL_WINDOW
 
 SUM_RTOL = 1e-9
 POWER_RTOL = 1e-12
@@ -94,7 +88,7 @@ def _assert_sums(got, want, rtol=SUM_RTOL, scale=None):
 
 
 # ------------------------------------------------------------------------------------------------
-# center_and_clip (``_Accumulator.add``)
+# center_and_clip (``Accumulator.add``)
 # ------------------------------------------------------------------------------------------------
 def _center_and_clip_reference(chans, valid, clip_sigma):
     """The old per-output numpy code; modifies ``chans`` and ``valid`` in place, as the kernel."""
@@ -123,7 +117,7 @@ def _center_and_clip_reference(chans, valid, clip_sigma):
     (SMALL, False, False),
     (SMALL, True, False),
     (LARGE, False, False),
-    (LARGE, False, True),  # through core.onef._by_output_halves, as _Accumulator.add calls it
+    (LARGE, False, True),  # through core.onef.accumulate.by_output_halves, as Accumulator.add calls it
     ((4, 1024, 512), False, False),  # > 400 000 valid per output: robust sigma from every 2nd sample
 ])
 def test_center_and_clip_matches_numpy(shape, ties, halves):
@@ -135,7 +129,7 @@ def test_center_and_clip_matches_numpy(shape, ties, halves):
         chans[3, 5, 32], valid[3, 5, 32] = 1e4, True  # kept: no clipping without a sigma
     rc, rv = chans.copy(), valid.copy()
     want = _center_and_clip_reference(rc, rv, CLIP_SIGMA)
-    kernel = _by_output_halves if halves else (lambda f, *a: f(*a))
+    kernel = by_output_halves if halves else (lambda f, *a: f(*a))
     x, med, nclipped, nvalid, sumsq, rowsum, rowcnt = kernel(center_and_clip, chans, valid, CLIP_SIGMA)
     wx, wmed, wncl, wnvalid, wsumsq, wrowsum, wrowcnt = want
     assert want[2] > 0  # the cosmic rays were clipped: the clip path is exercised
@@ -156,7 +150,7 @@ def test_center_and_clip_matches_numpy(shape, ties, halves):
 
 @pytest.mark.parametrize("halves", [False, True])
 def test_kernels_write_into_a_reused_buffer(halves):
-    """As _Accumulator.add calls them: x and xa written into a reused buffer that holds garbage
+    """As Accumulator.add calls them: x and xa written into a reused buffer that holds garbage
     (NaN) from before, by output halves in two threads: every element is written (0 where not
     valid, also for the output without any valid sample), equal to the freshly allocated result."""
     chans, valid = _frame(LARGE, seed=7)
@@ -165,7 +159,7 @@ def test_kernels_write_into_a_reused_buffer(halves):
     c2, v2 = chans.copy(), valid.copy()
     buf = np.full(LARGE, np.nan, np.float32)
     if halves:
-        rest = _by_output_halves(lambda c, v, o: center_and_clip(c, v, CLIP_SIGMA, o)[1:], c2, v2, buf, split=3)
+        rest = by_output_halves(lambda c, v, o: center_and_clip(c, v, CLIP_SIGMA, o)[1:], c2, v2, buf, split=3)
     else:
         rest = center_and_clip(c2, v2, CLIP_SIGMA, buf)[1:]
     np.testing.assert_array_equal(buf, fresh[0])
@@ -175,7 +169,7 @@ def test_kernels_write_into_a_reused_buffer(halves):
     want_xa = row_corrected(c2, v2, corr)[0]
     buf[:] = np.nan
     if halves:
-        _by_output_halves(lambda c, v, o: row_corrected(c, v, corr, o)[1:], c2, v2, buf, split=3)
+        by_output_halves(lambda c, v, o: row_corrected(c, v, corr, o)[1:], c2, v2, buf, split=3)
     else:
         row_corrected(c2, v2, corr, buf)
     np.testing.assert_array_equal(buf, want_xa)
@@ -221,9 +215,9 @@ def test_accumulate_power_matches_numpy(with_pairs):
     w = 0.37
     auto, cross = auto0.copy(), cross0.copy()
     accumulate_power(X, w, auto, cross, pa, pb)
-    # as _Accumulator calls it: frequency halves in two threads give the same sums, bit for bit
+    # as Accumulator calls it: frequency halves in two threads give the same sums, bit for bit
     auto2, cross2 = auto0.copy(), cross0.copy()
-    _accumulate_power(X, w, auto2, cross2, pa, pb)
+    accumulate_power_halves(X, w, auto2, cross2, pa, pb)
     np.testing.assert_array_equal(auto2, auto)
     np.testing.assert_array_equal(cross2, cross)
     re, im = X.real.astype(np.float64), X.imag.astype(np.float64)
@@ -246,7 +240,7 @@ def test_neighbour_diff_sumsq_matches_numpy(shape):
     side = np.isfinite(chans) & ~valid  # the "side" samples: beside non-finite ones (must not leak NaN)
     assert not np.isfinite(chans).all()
     got = neighbour_diff_sumsq(chans, side, valid)
-    got2 = _by_output_halves(neighbour_diff_sumsq, chans, side, valid, split=3)
+    got2 = by_output_halves(neighbour_diff_sumsq, chans, side, valid, split=3)
     for j, mask in enumerate((side, valid)):  # both masks from one pass
         both = mask[..., 1:] & mask[..., :-1]
         d = (chans[..., 1:] - chans[..., :-1]).astype(np.float64)  # float32 difference
@@ -294,7 +288,7 @@ def test_row_corrected_matches_numpy(shape):
     np.testing.assert_array_equal(xa, wxa)
     _assert_sums(sumsq, (wxa.astype(np.float64) ** 2).sum(axis=(1, 2)))
     _assert_sums(rowsum, wxa.sum(axis=2, dtype=np.float64), scale=np.abs(wxa).astype(np.float64).sum(axis=2))
-    xa2, sumsq2, rowsum2 = _by_output_halves(row_corrected, chans, valid, corr)
+    xa2, sumsq2, rowsum2 = by_output_halves(row_corrected, chans, valid, corr)
     np.testing.assert_array_equal(xa2, wxa)
     _assert_sums(sumsq2, (wxa.astype(np.float64) ** 2).sum(axis=(1, 2)))
 
@@ -303,7 +297,7 @@ def test_row_corrected_matches_numpy(shape):
 # savgol_split_sums (``_time_domain``)
 # ------------------------------------------------------------------------------------------------
 def _edges(flat):
-    """edge_model exactly as ``_Accumulator._time_domain`` builds it."""
+    """edge_model exactly as ``Accumulator._time_domain`` builds it."""
     h = SAVGOL_WINDOW // 2
     return np.stack([savgol_filter(flat[:, :SAVGOL_WINDOW], SAVGOL_WINDOW, SAVGOL_ORDER, axis=-1,
                                    mode="interp")[:, :h],
@@ -398,11 +392,11 @@ def test_row_medians_matches_nanmedian(ties):
     assert np.isnan(want[10]) and want[11] == np.float32(42.5)
     np.testing.assert_array_equal(row_medians(chans, valid, 0, ny), want)
     np.testing.assert_array_equal(row_medians(chans, valid, 7, 30), want[7:30])
-    np.testing.assert_array_equal(_row_medians(chans, valid), want)
+    np.testing.assert_array_equal(row_medians_halves(chans, valid), want)
 
 
 # ------------------------------------------------------------------------------------------------
-# abs_dev_subsample, clipped_stack_mean, _pixel_stack_mean
+# abs_dev_subsample, clipped_stack_mean, pixel_stack_mean
 # ------------------------------------------------------------------------------------------------
 def _stack(shape, seed):
     """CDS stack (n, ny, nx) float32 with per-pixel offsets, NaNs, cosmic rays, an all-NaN pixel."""
@@ -416,7 +410,7 @@ def _stack(shape, seed):
 
 
 def _stack_mean_reference(d):
-    """The old ``_pixel_stack_mean`` in numpy."""
+    """``pixel_stack_mean`` as the old numpy code computed it."""
     med = _quiet_nanmedian(d, axis=0)
     dev = np.abs(d - med)
     fin = dev[np.isfinite(dev)]
@@ -459,13 +453,13 @@ def test_clipped_stack_mean_matches_numpy():
 
 @pytest.mark.parametrize("shape", [(6, 64, 40), (5, 64, 40), (9, 256, 256)])
 def test_pixel_stack_mean_matches_numpy(shape):
-    """core.onef._pixel_stack_mean as a whole against the old numpy expression (nanmedian, robust
+    """core.onef.analysis.pixel_stack_mean as a whole against the old numpy expression (nanmedian, robust
     sigma of the sub-sampled deviations, 20-sigma clip, mean): 1e-6 relative.  (9, 256, 256) has
     ~580 000 finite deviations: sub-sampled (step 2) and a bracketed median of the sub-sample."""
     d = _stack(shape, seed=shape[0])
     want, sig, bad = _stack_mean_reference(d)
     assert sig > 0 and np.count_nonzero(bad & np.isfinite(d)) > 0  # outliers were clipped
-    got = _pixel_stack_mean(d)
+    got = pixel_stack_mean(d)
     assert got.shape == shape[1:] and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=MEAN_RTOL, atol=0, equal_nan=True)
     assert np.isnan(got[3, 4])
@@ -473,16 +467,14 @@ def test_pixel_stack_mean_matches_numpy(shape):
 
 @pytest.mark.parametrize("backend", ["default", "scipy"])
 def test_fft_plan_is_the_real_fft_of_its_buffer(backend, monkeypatch):
-    """``onef._fft_plan``: FFTW (pyFFTW, when installed) or scipy's pocketfft must give numpy's
+    """``fft_plan``: FFTW (pyFFTW, when installed) or scipy's pocketfft must give numpy's
     float64 rfft of the buffer contents after they are written in place, call after call (the plan
     reads the buffer it returned).  Tolerance 2e-6 of the spectrum's peak: single-precision
     transforms of 2 x 3000 samples of O(1) values."""
-    from core.onef import analysis as onef
-
     if backend == "scipy":
         monkeypatch.setitem(sys.modules, "pyfftw", None)  # import fails: the fallback
     rng = np.random.default_rng(11)
-    buf, plan = onef._fft_plan(2, 3000)
+    buf, plan = fft_plan(2, 3000)
     assert buf.shape == (2, 3000) and not buf.any()
     for _ in range(2):
         buf[:, :2500] = rng.normal(0, 1, (2, 2500)).astype(np.float32)

@@ -15,7 +15,7 @@ import numpy as np
 from core.median import HIST_BINS, hist_median, median_of_first
 from core.stats import MAD_TO_SIGMA
 
-ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (as onef._robust_sigma)
+ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (pixel_stack_mean takes as many)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -24,7 +24,7 @@ def center_and_clip(chans, valid, clip_sigma, x=None):
     valid samples further than ``clip_sigma`` robust sigma from 0 (``valid`` updated in place).
 
     The robust sigma is 1.4826 x the median |deviation| of every ``step``-th valid sample
-    (``step = max(1, n // 200000)``), as :func:`core.onef._robust_sigma`.
+    (``step = max(1, n // 200000)``), as :func:`core.onef.analysis.pixel_stack_mean` does.
 
     Returns ``(x, med, nclipped, nvalid, sumsq, rowsum, rowcnt)``: ``x`` = centred samples where
     valid, 0 elsewhere (float32; written into the ``x`` given, a reused buffer, else a new array);
@@ -284,7 +284,8 @@ def row_medians(chans, valid, r0, r1):
 @numba.njit(cache=True, nogil=True)
 def abs_dev_subsample(d, med, target):
     """Every ``step``-th finite |d - med| of the stack ``d`` (n, npix) in C order, ``step =
-    max(1, nfinite // target)`` -- the sample :func:`core.onef._robust_sigma` takes its median of."""
+    max(1, nfinite // target)`` -- the sample whose median gives the robust sigma of
+    :func:`core.onef.analysis.pixel_stack_mean`."""
     n, npix = d.shape
     nfin = 0
     for s in range(n):
