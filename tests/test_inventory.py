@@ -124,3 +124,82 @@ def test_glob_with_separators_is_refused(root, pattern):
 def test_symlinked_file_pointing_out_is_dropped(root):
     names = [p.name for p in find_files(root, "epoch1", "*.fits")]
     assert "secret_uncal.fits" not in names and "link_uncal.fits" not in names
+
+
+# -- files are paths; grouping by folder, processing state, timing ------------------------------------
+def _copies(good, tmp_path, folders, **header):
+    out = []
+    for folder in folders:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        out.append(with_header(good, tmp_path / folder / good.name, **header))
+    return out
+
+
+def test_same_names_in_two_folders_are_two_groups_named_by_folder(good, tmp_path):
+    paths = _copies(good, tmp_path, ("ground", "flight"))
+    groups, rejected = group_by_detector(inventory(paths))
+    assert not rejected
+    assert sorted(g.key for g in groups) == ["NRCA1_SUBGRISM64 · flight", "NRCA1_SUBGRISM64 · ground"]
+    assert sorted(str(g.paths[0]) for g in groups) == sorted(str(p) for p in paths)  # both files, once each
+    assert all(g.slug.endswith(("__flight", "__ground")) and "·" not in g.slug for g in groups)
+    merged, _ = group_by_detector(inventory(paths), merge_folders=True)
+    assert [g.key for g in merged] == ["NRCA1_SUBGRISM64"] and len(merged[0].files) == 2
+
+
+def test_folders_of_the_same_name_are_told_apart(good, tmp_path):
+    paths = _copies(good, tmp_path, ("a/ground", "b/ground"))
+    groups, _ = group_by_detector(inventory(paths))
+    assert sorted(g.key for g in groups) == ["NRCA1_SUBGRISM64 · a/ground", "NRCA1_SUBGRISM64 · b/ground"]
+
+
+def test_one_folder_per_detector_keeps_plain_keys_and_labels_the_folder(good, tmp_path):
+    (tmp_path / "epoch").mkdir()
+    p = with_header(good, tmp_path / "epoch" / good.name)
+    groups, _ = group_by_detector(inventory([p]))
+    assert groups[0].key == "NRCA1_SUBGRISM64" and groups[0].label == "NRCA1_SUBGRISM64"
+    other = simulate_exposure(tmp_path / "other" / "b_nrcb1_uncal.fits", "NRCB1", ngroups=4, subarray="SUBGRISM64",
+                              seed=2).path
+    groups, _ = group_by_detector(inventory([p, other]))  # two folders, two detectors: no clash
+    assert [g.key for g in groups] == ["NRCA1_SUBGRISM64", "NRCB1_SUBGRISM64"]
+    assert [g.label for g in groups] == ["NRCA1_SUBGRISM64 · epoch", "NRCB1_SUBGRISM64 · other"]
+
+
+def test_processing_states_are_never_stacked(good, tmp_path):
+    raw = with_header(good, tmp_path / "raw_nrca1_uncal.fits")
+    done = with_header(good, tmp_path / "lin_nrca1_linearitystep.fits", S_DQINIT="COMPLETE", S_SATURA="COMPLETE",
+                       S_SUPERB="COMPLETE", S_REFPIX="COMPLETE", S_LINEAR="COMPLETE", S_DARK="SKIPPED")
+    infos = inventory([raw, done])
+    assert infos[0].processing == "raw"
+    assert infos[1].processing == "dq_init+saturation+superbias+refpix+linearity"
+    groups, _ = group_by_detector(infos)
+    assert len(groups) == 2 and {len(g.files) for g in groups} == {1}
+    assert any("processing states" in n and "never stacked" in n for n in infos[0].notes)
+
+
+def test_long_span_of_exposure_starts_gets_a_note(good, tmp_path):
+    a = with_header(good, tmp_path / "a_nrca1_uncal.fits", EXPSTART=60000.0)
+    b = with_header(good, tmp_path / "b_nrca1_uncal.fits", EXPSTART=60045.0)
+    groups, _ = group_by_detector(inventory([a, b]))
+    assert any("span 45 days" in n for f in groups[0].files for n in f.notes)
+    groups, _ = group_by_detector(inventory([a, b]), max_span_days=60)
+    assert not any("span" in n for f in groups[0].files for n in f.notes)
+
+
+def test_start_time_is_expstart_and_a_disagreeing_date_obs_is_said(good, tmp_path):
+    p = with_header(good, tmp_path / "d_nrca1_uncal.fits", EXPSTART=60000.0, **{"DATE-OBS": "2021-02-24"})
+    info = inspect_file(p)
+    assert info.date_obs.startswith("2023-02-25")  # MJD 60000
+    assert any("disagree with EXPSTART" in n for n in info.notes)
+
+
+def test_noutputs_derived_and_timing_read(good, tmp_path):
+    p = with_header(good, tmp_path / "n_nrca1_uncal.fits", NOUTPUTS=None, NFRAMES=8, GROUPGAP=2, READPATT="MEDIUM8",
+                    TGROUP=None)
+    info = inspect_file(p)
+    assert info.ok, info.reason
+    assert info.noutputs == 4 and any("NOUTPUTS missing" in n for n in info.notes)
+    # SUBGRISM64 frame: (512 + 12) x 65 + 1 clocks of 10 us; TGROUP = (NFRAMES + GROUPGAP) x TFRAME
+    assert info.tframe == pytest.approx(((512 + 12) * 65 + 1) * 1e-5, rel=1e-3)
+    assert (info.nframes, info.groupgap) == (8, 2) and info.tgroup == pytest.approx(10 * info.tframe)
+    bad = with_header(good, tmp_path / "t_nrca1_uncal.fits", TFRAME=10.737)
+    assert any("TFRAME = 10.74 s disagrees" in n for n in inspect_file(bad).notes)

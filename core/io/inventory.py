@@ -471,9 +471,9 @@ def _tag_groups(groups: list[DetectorGroup]) -> None:
                     f.notes.append(f"{f.detector} files of one geometry come in processing states "
                                    f"{', '.join(sorted(states))}; analysed as separate groups ({keys}), never stacked")
     # Two geometries under one SUBARRAY name (inconsistent headers): tell them apart by the shape.
-    by_name: dict[str, list[DetectorGroup]] = {}
+    by_name: dict[tuple, list[DetectorGroup]] = {}
     for g in groups:
-        by_name.setdefault(g.key, []).append(g)
+        by_name.setdefault((g.base_key, g.folder), []).append(g)
     for same in by_name.values():
         if len(same) > 1:
             for g in same:
