@@ -54,6 +54,8 @@ m1.metric("Median CDS noise (active)", f"{overall:.2f} {unit}")
 m2.metric("Per-read noise (CDS/√2)", f"{overall / np.sqrt(2):.2f} {unit}")
 m3.metric("Files", len(result.files))
 m4.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
+for warning in result.warnings:
+    st.error(warning)
 for note in result.notes:
     st.warning(note)
 st.caption(f"Engine: **{result.engine}**; method **{params.method}**, **{params.group_diff_type}** differences, "
@@ -68,8 +70,9 @@ show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_
                             "median": "median", "clipped_std": "clipped std",
                             "robust_std": "robust std (MAD)", "n_pixels": "pixels", "n_nan": "NaN"})
 st.dataframe(show, hide_index=True, width="stretch")
-st.caption("amp = science column quadrant; output = detector readout channel 0-3. "
-           "Clipped: 3σ sigma-clipped; robust std = 1.4826 × MAD.")
+st.caption("amp = science column quadrant; output = detector readout channel 0-3. Per-amp statistics of the map: "
+           f"clipped mean/std 3σ-clipped over its pixels (the readnoise itself used {params.clipping_sigma:g}σ), "
+           "robust std = 1.4826 × MAD.")
 
 left, right = st.columns([1, 1.25])
 png = map_png(shown, layout, f"{result.detector} readnoise ({result.engine})", f"CDS noise [{unit}]",
@@ -192,6 +195,9 @@ except ParameterError as e:
     st.error(str(e))
     fits_bytes = None
 d1, d2, d3 = st.columns(3)
+if fits_bytes and result.warnings and not d1.checkbox("Offer this map as a reference file anyway", key="rn_fits_ok",
+                                                       help=result.warnings[0]):
+    fits_bytes = None  # an unusable map is not a reference file until the user says so
 if fits_bytes:
     d1.download_button("Readnoise reference file (FITS)", fits_bytes, f"readnoise_{group.slug}.fits",
                        "application/fits", key="rn_dl_fits", type="primary", on_click="ignore")

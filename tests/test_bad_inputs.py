@@ -67,7 +67,7 @@ def cli_analyse(paths, out: Path, *extra, store: Path | None = None) -> tuple[su
 def numbers(block: dict, ignore=()) -> dict:
     """What must not change: files, readnoise per-amp numbers, section summaries (not timings or
     notes about the other files of the selection)."""
-    return {k: v for k, v in block.items() if k not in ("timings", "from_store", "notes", *ignore)}
+    return {k: v for k, v in block.items() if k not in ("timings", "from_store", "notes", "paths", *ignore)}
 
 
 def block_of(summary: dict, files) -> dict:

@@ -195,7 +195,11 @@ def write_group_products(res: GroupResult, out: Path) -> dict:
     key = res.group.slug  # the folder and file names (the summary block is keyed by res.group.key)
     d = Path(out) / key
     d.mkdir(parents=True, exist_ok=True)
-    block: dict = {"files": [f.name for f in res.group.files]}
+    f0 = res.group.files[0]
+    block: dict = {"files": [f.name for f in res.group.files],
+                   "paths": [str(f.path) for f in res.group.files],
+                   "readpatt": f0.readpatt, "nframes": f0.nframes, "groupgap": f0.groupgap,
+                   "tframe": f0.tframe, "tgroup": f0.tgroup, "processing": f0.processing}
     notes = [{"file": f.name, "note": n} for f in res.group.files for n in f.notes]
     if notes:
         block["notes"] = notes

@@ -166,8 +166,14 @@ def make_readnoise_map(
         progress(0.97, "writing the reference file")
         model_bytes, cds_map = _finish_model(outfile, paths, params, meta, nan_mask, notes)
     progress(1.0, "done")
-    header = {k: h0.get(k) for k in ("SUBARRAY", "READPATT", "NOUTPUTS", "SUBSTRT1", "SUBSTRT2",
-                                     "SUBSIZE1", "SUBSIZE2", "FASTAXIS", "SLOWAXIS", "NGROUPS", "NINTS")}
+    header = {k: h0.get(k) for k in ("SUBARRAY", "READPATT", "NOUTPUTS", "SUBSTRT1", "SUBSTRT2", "SUBSIZE1",
+                                     "SUBSIZE2", "FASTAXIS", "SLOWAXIS", "NGROUPS", "NINTS", "NFRAMES", "GROUPGAP",
+                                     "TFRAME", "TGROUP")}
+    if int(h0.get("NFRAMES") or 1) > 1:
+        notes.append(f"{h0.get('READPATT')}: each group averages {int(h0['NFRAMES'])} frames, so this is the noise of a "
+                     f"difference of {int(h0['NFRAMES'])}-frame groups; its white part is the per-frame white noise x "
+                     f"sqrt(1/{int(h0['NFRAMES'])}) (x sqrt({int(h0['NFRAMES'])}) for the per-frame equivalent). 1/f "
+                     "noise slower than a group does not average down that way.")
     return ReadnoiseResult(layout.detector, layout, cds_map, [p.name for p in paths], params,
                            header, notes, engine=engine, model_bytes=model_bytes, dq=dq)
 

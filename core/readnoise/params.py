@@ -15,7 +15,7 @@ import pandas as pd
 from core.errors import ParameterError
 from core.io.geometry import Layout
 from core.io.ramps import GROUP_DIFF_TYPES
-from core.readnoise.stats import amp_statistics
+from core.readnoise.stats import DEGENERATE_FRACTION, amp_statistics, unusable_fraction
 from core.runtime import check_scheduler
 from core.stats import finite_or_none
 
@@ -112,6 +112,22 @@ class ReadnoiseResult:
         """Per-amp statistics of the map (computed once: pages, summary and tables all read it)."""
         return amp_statistics(self.cds_noise_map, self.layout)
 
+    @functools.cached_property
+    def warnings(self) -> list[str]:
+        """What makes this map unfit for use (shown in the page and the report; the FITS download
+        then waits for a confirmation)."""
+        bad = unusable_fraction(self.cds_noise_map, self.layout)
+        if bad <= DEGENERATE_FRACTION:
+            return []
+        p = self.params
+        return [f"{100 * bad:.0f}% of the active pixels have no readnoise (NaN or 0) with these parameters "
+                f"({p.clipping_sigma:g}σ clipping, ≤{p.max_clipping_iters} iterations, {p.method}, "
+                f"{p.group_diff_type} differences): this is not a usable readnoise map."]
+
+    @property
+    def nframes(self) -> int:
+        return int(self.header.get("NFRAMES") or 1)
+
     def summary(self) -> dict:
         amps = self.amp_table
         return {
@@ -119,10 +135,13 @@ class ReadnoiseResult:
             "engine": self.engine,
             "params": self.params.as_dict(),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "dq": self.dq,
             "amps": [
                 {k: finite_or_none(r[k]) for k in ("x0", "x1", "output", "median", "clipped_mean", "clipped_std",
                                                "robust_std", "n_pixels")}
+                | ({"median_per_frame_equivalent": finite_or_none(r["median"] * np.sqrt(self.nframes))}
+                   if self.nframes > 1 else {})
                 for r in amps.to_dict("records")
             ],
         }

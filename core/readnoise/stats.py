@@ -44,6 +44,15 @@ def amp_statistics(cds_noise_map: np.ndarray, layout: Layout, sigma: float = 3.0
     return pd.DataFrame(rows)
 
 
+DEGENERATE_FRACTION = 0.5  # a map with more active pixels NaN or zero than this is not a readnoise map
+
+
+def unusable_fraction(cds_noise_map: np.ndarray, layout: Layout) -> float:
+    """Fraction of active pixels whose noise is NaN or exactly 0 (no estimate)."""
+    v = cds_noise_map[~layout.reference_mask()]
+    return float(np.mean(~np.isfinite(v) | (v == 0))) if v.size else 1.0
+
+
 def noisy_pixels(cds_noise_map: np.ndarray, layout: Layout, nsigma: float = 5.0) -> pd.DataFrame:
     """Active pixels more than ``nsigma`` robust sigmas above their amp's median, noisiest first."""
     if not nsigma > 0:

@@ -124,13 +124,16 @@ def _readnoise_section(b: Builder, results: Sequence[GroupResult]) -> None:
         overall = float(np.nanmedian(rn.cds_noise_map[active]))
         s.blocks.append(Block("p", text=(
             f"{len(rn.files)} files ({', '.join(rn.files)}); {h.get('SUBARRAY')}, {h.get('READPATT')}, "
-            f"{h.get('NGROUPS')} groups × {h.get('NINTS')} integration(s). Engine: {rn.engine}; method {p.method}, "
+            f"{h.get('NGROUPS')} groups × {h.get('NINTS')} integration(s), {h.get('NFRAMES') or 1} frame(s) per group. "
+            f"Engine: {rn.engine}; mode {p.mode}; method {p.method}, "
             f"{p.group_diff_type} differences, {p.clipping_sigma}σ clipping, ≤{p.max_clipping_iters} iterations, "
             f"slice width {p.slice_width}{', single value' if p.single_value else ''}.")))
         s.blocks.append(Block("metrics", items=[
             ("Median CDS noise (active pixels)", f"{overall:.3f} DN"),
             ("Per-read noise (CDS/√2)", f"{overall / math.sqrt(2):.3f} DN"),
             ("NaN pixels", str(int((~np.isfinite(rn.cds_noise_map)).sum())))]))
+        for warning in getattr(rn, "warnings", []):
+            s.blocks.append(Block("warn", text=warning))
         for note in rn.notes:
             s.blocks.append(Block("note", text=note))
         amps = rn.amp_table
