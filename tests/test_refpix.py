@@ -357,14 +357,14 @@ KERNEL_CASES = [
 @pytest.mark.parametrize("case", KERNEL_CASES)
 @pytest.mark.parametrize("subsample", [2_000_000, 997])
 def test_active_kernel_matches_numpy(case, subsample, monkeypatch):
-    """core.refpix.kernel.active_levels (through refpix._active) gives what refpix._active_numpy --
+    """core.refpix.kernel.active_levels (through levels.active_sums) gives what levels.active_sums_numpy --
     the numpy expressions it replaced -- gives: the same kept pixels, side-column medians and
     pair-difference histogram exactly, the float64 sums to 1e-12 (integers: exact) and 1e-9
     (de-ramped values, summed in another order).  A small clip sub-sample (997) exercises the
     strided robust sigma."""
-    from core.refpix import analysis as refpix
+    from core.refpix import levels
 
-    monkeypatch.setattr(refpix, "CLIP_SUBSAMPLE", subsample)
+    monkeypatch.setattr(levels, "CLIP_SUBSAMPLE", subsample)
     nints, G, ny, nx, (y0, y1), (x0, x1), nan_frac, out_frac, want_side = case
     rng = np.random.default_rng(44 + KERNEL_CASES.index(case))
     for grid in (1.0, 0.25):
@@ -372,8 +372,8 @@ def test_active_kernel_matches_numpy(case, subsample, monkeypatch):
         w = x1 - x0
         side = (np.arange(0, w, 2), np.arange(1, w, 2)) if want_side and w >= 2 else None
         scratch = np.empty(nints * G * (y1 - y0) * w, np.float32)
-        got = refpix._active(d, y0, y1, x0, x1, side, scratch)
-        want = refpix._active_numpy(d[:, :, y0:y1, x0:x1], side)
+        got = levels.active_sums(d, y0, y1, x0, x1, side, scratch)
+        want = levels.active_sums_numpy(d[:, :, y0:y1, x0:x1], side)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=0)
         np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=0)
         np.testing.assert_array_equal(got[2], want[2])
@@ -389,14 +389,14 @@ def test_active_kernel_clips_like_numpy():
     """Both clip paths of the kernel are taken (few pixels clipped: subtracted from the sums; many:
     summed afresh) and keep the same pixels as numpy: 0.02 % and 3 % of the samples hit by cosmic
     rays (800 DN), and a saturated block."""
-    from core.refpix import analysis as refpix
+    from core.refpix import levels
 
     rng = np.random.default_rng(41)
     for out_frac in (0.0002, 0.03):
         d = _spoil(rng, _random_ramps(rng, 1, 8, 50, 120), 0.0, out_frac)
         d[0, 3:, 10:14, 30:60] = np.nan
-        got = refpix._active(d, 0, 50, 0, 120, None, np.empty(8 * 50 * 120, np.float32))
-        want = refpix._active_numpy(d, None)
+        got = levels.active_sums(d, 0, 50, 0, 120, None, np.empty(8 * 50 * 120, np.float32))
+        want = levels.active_sums_numpy(d, None)
         finite = 50 * 120 - 4 * 30
         assert 0 < finite - want[2][0] < finite
         np.testing.assert_array_equal(got[2], want[2])
@@ -411,11 +411,13 @@ def test_histogram_kernels_match_numpy():
     rounded to even, and the last bin taking everything beyond HIST_MAX_DN; for both flip kinds."""
     from core.io.geometry import CHANNEL_WIDTH, NREF
     from core.median import abs_histogram
-    from core.refpix import analysis as refpix
+    from core.refpix.amps import read_order
     from core.refpix.kernel import cross_hist, pair_hist
+    from core.refpix.numerics import pair_index
+    from core.refpix.params import HIST_MAX_DN
 
     rng = np.random.default_rng(42)
-    nmax = refpix.HIST_MAX_DN
+    nmax = HIST_MAX_DN
     d = _random_ramps(rng, 2, 4, 6, 2048, step=0.25)
     d = _spoil(rng, d, 0.001, 0.001)
     d[0, 2, 1, 100:140] += 9000.0  # beyond the last bin
@@ -423,10 +425,10 @@ def test_histogram_kernels_match_numpy():
     for y0, y1, x0, x1 in ((0, 6, 0, 2048), (1, 5, 4, 512), (2, 3, 1000, 1003), (0, 6, 7, 9)):
         with np.errstate(invalid="ignore"):  # inf - inf
             c = np.diff(d[:, :, y0:y1, x0:x1], axis=1)
-            li, ri = refpix._pair_index(x1 - x0)
+            li, ri = pair_index(x1 - x0)
             want = abs_histogram(c[..., li] - c[..., ri], nmax) if li.size else np.zeros(nmax + 1, np.int64)
         np.testing.assert_array_equal(pair_hist(d, y0, y1, x0, x1, nmax), want)
-    cl, cr = refpix._pair_index(CHANNEL_WIDTH)
+    cl, cr = pair_index(CHANNEL_WIDTH)
     ok = (cl >= NREF) & (cr < CHANNEL_WIDTH - NREF)
     cl, cr = cl[ok], cr[ok]
     for det in ("NRCA1", "NRCB1"):
@@ -436,7 +438,7 @@ def test_histogram_kernels_match_numpy():
             e = e[..., cl] - e[..., cr]
         want_p = sum(abs_histogram(e[:, :, k] + e[:, :, j], nmax) for k in range(4) for j in range(k + 1, 4))
         want_m = sum(abs_histogram(e[:, :, k] - e[:, :, j], nmax) for k in range(4) for j in range(k + 1, 4))
-        start, step = refpix._read_order(lay)
+        start, step = read_order(lay)
         hp, hm = cross_hist(d, 1, 6, start, step, int(cl[0]), int(cl[-1]) + 1, nmax)
         np.testing.assert_array_equal(hp, want_p)
         np.testing.assert_array_equal(hm, want_m)
@@ -454,7 +456,7 @@ def test_exact_medians_match_numpy():
     """The kernels' exact medians (the histogram one for ~200k-2M samples, the binned one for the
     few hundred of a side-column row) equal numpy's median on random data with NaN, ties, equal
     values, outliers, signed zeros and far-off hints (the hint sets only the speed)."""
-    from core.refpix.kernel import median_exact
+    from core.refpix.medians import median_exact
 
     rng = np.random.default_rng(43)
     samples = []

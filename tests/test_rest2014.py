@@ -21,19 +21,16 @@ from core.rest2014 import kernel as boxclip
 from core.rest2014.boxes import (
     UNITS_E,
     Rest2014Params,
-    _band_pixels,
-    _band_used,
     _clip_rows_numpy,
     analyze_rest2014,
     box_accepted,
-    box_grid,
     c4,
     clip_box,
     clip_boxes,
-    expected_clipped_std,
-    expected_onef_box_variance,
     to_electrons,
 )
+from core.rest2014.expected import expected_clipped_std, expected_onef_box_variance
+from core.rest2014.grid import band_pixels, band_used, box_grid
 
 WHITE = [4.6, 5.2, 4.4, 5.8]  # DN per read, by detector output
 SPREAD, NOISY = 0.08, 0.001
@@ -395,7 +392,7 @@ def _numpy_clip_rows(x, ok, clip_sigma, max_iters):
 
 def _numpy_clip_stripe(frames, offset, skip, bands, cols, clip_sigma, max_iters):
     """``boxclip.clip_stripe`` done as rest2014 did before the kernels: numpy differences, the
-    ``_band_pixels`` copies of every box, ``_clip_rows_numpy``."""
+    ``band_pixels`` copies of every box, ``_clip_rows_numpy``."""
     cols = np.asarray(cols)
     grid = SimpleNamespace(cols=np.where(cols < 0, cols[:, :1], cols), col_ok=cols >= 0)  # -1 = padding
     diff = frames[1:] - frames[:-1]
@@ -403,8 +400,8 @@ def _numpy_clip_stripe(frames, offset, skip, bands, cols, clip_sigma, max_iters)
         diff -= offset[:, None, :]
     per_band = []
     for r0, r1 in bands:
-        static_ok = _band_used(skip[r0:r1], grid)  # (nbx, npix)
-        px = _band_pixels(diff[:, r0:r1], grid)  # (nd, nbx, npix)
+        static_ok = band_used(skip[r0:r1], grid)  # (nbx, npix)
+        px = band_pixels(diff[:, r0:r1], grid)  # (nd, nbx, npix)
         flat = px.reshape(-1, px.shape[-1])
         ok = np.isfinite(flat) & np.broadcast_to(static_ok, px.shape).reshape(flat.shape)
         r = _numpy_clip_rows(flat, ok, clip_sigma, max_iters)

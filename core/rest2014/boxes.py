@@ -57,6 +57,7 @@ from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
 from core.io.ramps import Ramp, stripe_rows_for
 from core.rest2014 import kernel as boxclip
+from core.rest2014.grid import BoxGrid, band_used, box_grid
 
 UNITS_DN = "DN per read"
 UNITS_E = "e- per read"
@@ -226,110 +227,6 @@ def box_accepted(n_used: int, n_clipped: int, converged: bool) -> bool:
     """The acceptance rule: converged, more than 32 pixels used, fewer than 10 % clipped."""
     n_valid = n_used + n_clipped
     return bool(converged and n_used > MIN_PIXELS and n_clipped < MAX_CLIPPED_FRACTION * n_valid)
-
-
-# ------------------------------------------------------------------------------------------------
-# Box geometry
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BoxGrid:
-    """Boxes of one layout: band-major order (row band ``iy``, then column box ``ix``).
-
-    Per-box arrays (nboxes,): ``x0, x1, y0, y1`` (end exclusive, science orientation), ``amp``
-    (science amp index), ``output``, ``iy``, ``ix``.  ``bands`` are the row ranges; ``cols`` and
-    ``col_ok`` (ncolboxes, width) index each column box's columns (padding where ``col_ok`` is False).
-    """
-
-    box: int
-    ny: int
-    nx: int
-    bands: tuple
-    col_x0: np.ndarray
-    col_x1: np.ndarray
-    col_amp: np.ndarray
-    col_output: np.ndarray
-    cols: np.ndarray
-    col_ok: np.ndarray
-
-    @property
-    def nbx(self) -> int:
-        return len(self.col_x0)
-
-    @property
-    def nby(self) -> int:
-        return len(self.bands)
-
-    @property
-    def nboxes(self) -> int:
-        return self.nbx * self.nby
-
-    def _per_box(self, a) -> np.ndarray:
-        return np.tile(np.asarray(a), self.nby)
-
-    @property
-    def x0(self):
-        return self._per_box(self.col_x0)
-
-    @property
-    def x1(self):
-        return self._per_box(self.col_x1)
-
-    @property
-    def amp(self):
-        return self._per_box(self.col_amp)
-
-    @property
-    def output(self):
-        return self._per_box(self.col_output)
-
-    @property
-    def iy(self):
-        return np.repeat(np.arange(self.nby), self.nbx)
-
-    @property
-    def ix(self):
-        return self._per_box(np.arange(self.nbx))
-
-    @property
-    def y0(self):
-        return np.repeat([b[0] for b in self.bands], self.nbx)
-
-    @property
-    def y1(self):
-        return np.repeat([b[1] for b in self.bands], self.nbx)
-
-
-def box_grid(layout: Layout, box: int) -> BoxGrid:
-    """Tile a layout into boxes of side ``box`` that never straddle an amplifier boundary."""
-    bands = tuple((y0, min(layout.ny, y0 + box)) for y0 in range(0, layout.ny, box))
-    x0s, x1s, amps, outs = [], [], [], []
-    for a in layout.amps():
-        for x0 in range(a.x0, a.x1, box):
-            x0s.append(x0)
-            x1s.append(min(a.x1, x0 + box))
-            amps.append(a.index)
-            outs.append(a.output)
-    x0s, x1s = np.array(x0s), np.array(x1s)
-    width = int((x1s - x0s).max())
-    cols = x0s[:, None] + np.arange(width)[None, :]
-    col_ok = cols < x1s[:, None]
-    cols = np.where(col_ok, cols, x0s[:, None])
-    return BoxGrid(box, layout.ny, layout.nx, bands, x0s, x1s, np.array(amps), np.array(outs), cols, col_ok)
-
-
-def _band_pixels(arr: np.ndarray, grid: BoxGrid) -> np.ndarray:
-    """(..., bh, nx) -> (..., nbx, bh * width): the pixels of each column box of a band (a narrow
-    box's padding positions repeat its first column: use them only through :func:`_band_used`)."""
-    b = arr[..., grid.cols]  # (..., bh, nbx, width)
-    b = np.moveaxis(b, -2, -3)  # (..., nbx, bh, width)
-    return b.reshape(b.shape[:-2] + (-1,))
-
-
-def _band_used(skip_band: np.ndarray, grid: BoxGrid) -> np.ndarray:
-    """(bh, nx) skip mask -> (nbx, bh * width): positions that hold a real, not skipped pixel."""
-    bh = skip_band.shape[0]
-    real = np.broadcast_to(grid.col_ok[:, None, :], (grid.col_ok.shape[0], bh, grid.col_ok.shape[1]))
-    return ~_band_pixels(skip_band, grid) & real.reshape(real.shape[0], -1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -548,7 +445,8 @@ def _boxes_of_stripe(frames, offset, y0, y1, grid: BoxGrid, skip, params: Rest20
     (ng, h, nx) float32, less ``offset`` (ng - 1, nx) float32 or None; write ``out`` (ng - 1, nboxes).
 
     The kernel forms each difference and gathers each box's pixels itself, laid out as
-    :func:`_band_pixels` does (the layout fixes the summation order, hence the exact values).
+    :func:`core.rest2014.grid.band_pixels` does (the layout fixes the summation order, hence the
+    exact values).
     """
     iys = [iy for iy, (b0, _) in enumerate(grid.bands) if y0 <= b0 < y1]
     if not iys:
@@ -578,6 +476,35 @@ def analyze_rest2014(
     layout, paths = _check_files(paths)
     grid = box_grid(layout, int(params.box))
     ny, nx = layout.ny, layout.nx
+    skip = _skip_mask(layout, bad_pixel_mask)
+    box_values = _box_values(paths, layout, grid, skip, params, progress)  # (ndiffs, nboxes), CDS DN
+
+    agg = clip_boxes(box_values.T, None, params.clip_sigma, params.max_iters)
+    sqrt2 = math.sqrt(2.0)
+    value = np.where(agg["n_used"] > 0, agg["mean"], np.nan) / sqrt2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = agg["std"] / np.sqrt(agg["n_used"]) / sqrt2
+    filled_values = _fill_empty(value, grid)
+
+    box_map = np.empty((ny, nx), np.float32)
+    for k, (x0, x1, y0, y1) in enumerate(zip(grid.x0, grid.x1, grid.y0, grid.y1)):
+        box_map[y0:y1, x0:x1] = filled_values[k]
+    boxes = _box_table(grid, skip, box_values, agg, value, error, filled_values)
+    amp_rows = _amp_table(layout, grid, value)
+    if progress:
+        progress(1.0, "done")
+    with Ramp(paths[0]) as r0:
+        shape = r0.shape
+    return Rest2014Result(
+        box_map=box_map, boxes=boxes, amps=amp_rows, box=grid.box, units=UNITS_DN,
+        detector=layout.detector, shape=tuple(shape), files=[p.name for p in paths],
+        n_diffs=int(box_values.shape[0]), params=params, box_values=box_values,
+    )
+
+
+def _skip_mask(layout: Layout, bad_pixel_mask: np.ndarray | None) -> np.ndarray:
+    """(ny, nx) True where a pixel is left out of every box: reference pixels and the bad-pixel mask."""
+    ny, nx = layout.ny, layout.nx
     skip = layout.reference_mask()
     if bad_pixel_mask is not None:
         bpm = np.asarray(bad_pixel_mask)
@@ -585,11 +512,17 @@ def analyze_rest2014(
             raise ParameterError(f"bad-pixel mask shape {bpm.shape} does not match the frame "
                                  f"({ny}, {nx})")
         skip = skip | bpm.astype(bool)
-    amps = layout.amps()
-    amp_of_col = np.empty(nx, int)
-    for a in amps:
-        amp_of_col[a.x0:a.x1] = a.index
+    return skip
 
+
+def _box_values(paths: list[Path], layout: Layout, grid: BoxGrid, skip: np.ndarray, params: Rest2014Params,
+                progress: Callable[[float, str], None] | None) -> np.ndarray:
+    """(ndiffs, nboxes) accepted CDS box values (NaN where rejected) of every consecutive group
+    difference of every integration of every file, in that order."""
+    ny, nx = layout.ny, layout.nx
+    amp_of_col = np.empty(nx, int)
+    for a in layout.amps():
+        amp_of_col[a.x0:a.x1] = a.index
     per_diff = []  # (nboxes,) accepted CDS box values per difference
     nfiles = len(paths)
     cur, vals, ref = -1, None, None
@@ -612,21 +545,14 @@ def analyze_rest2014(
                 done = (y0 + (y1 - y0) * (g1 - 1) / (ngroups - 1)) / ny
                 progress((fi + done) / nfiles, f"{paths[fi].name}: rows {y0}-{y1}, groups {g0}-{g1 - 1}")
     per_diff.append(vals.reshape(-1, grid.nboxes))
+    return np.concatenate(per_diff, axis=0)
 
-    box_values = np.concatenate(per_diff, axis=0)  # (ndiffs, nboxes), CDS DN
-    agg = clip_boxes(box_values.T, None, params.clip_sigma, params.max_iters)
-    sqrt2 = math.sqrt(2.0)
+
+def _box_table(grid: BoxGrid, skip: np.ndarray, box_values: np.ndarray, agg: dict, value: np.ndarray,
+               error: np.ndarray, filled_values: np.ndarray) -> list[dict]:
+    """One dict per box: where it is, how many pixels and differences it has, its value."""
     n_acc = np.isfinite(box_values).sum(axis=0)
-    value = np.where(agg["n_used"] > 0, agg["mean"], np.nan) / sqrt2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        error = agg["std"] / np.sqrt(agg["n_used"]) / sqrt2
-    filled_values = _fill_empty(value, grid)
-
-    box_map = np.empty((ny, nx), np.float32)
-    for k, (x0, x1, y0, y1) in enumerate(zip(grid.x0, grid.x1, grid.y0, grid.y1)):
-        box_map[y0:y1, x0:x1] = filled_values[k]
-
-    npix = np.concatenate([_band_used(skip[b0:b1], grid).sum(axis=1) for b0, b1 in grid.bands])
+    npix = np.concatenate([band_used(skip[b0:b1], grid).sum(axis=1) for b0, b1 in grid.bands])
     # The grid's per-box arrays are built on each access: take them once, as Python ints.
     g = {k: getattr(grid, k).tolist() for k in ("iy", "ix", "amp", "output", "x0", "x1", "y0", "y1")}
     boxes = []
@@ -640,138 +566,23 @@ def analyze_rest2014(
             "value": float(value[k]), "error": float(error[k]),
             "filled": bool(not np.isfinite(value[k])), "map_value": float(filled_values[k]),
         })
+    return boxes
+
+
+def _amp_table(layout: Layout, grid: BoxGrid, value: np.ndarray) -> list[dict]:
+    """One dict per amp: the median of its box values and its normal-theory standard error."""
     amp_rows = []
-    for a in amps:
+    for a in layout.amps():
         v = value[(grid.amp == a.index) & np.isfinite(value)]
         n = v.size
         med = float(np.median(v)) if n else float("nan")
         err = float(1.2533 * np.std(v, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
         amp_rows.append({"amp": a.index, "x0": a.x0, "x1": a.x1, "output": a.output,
                          "median": med, "error": err, "n_boxes": int(n)})
-    if progress:
-        progress(1.0, "done")
-    with Ramp(paths[0]) as r0:
-        shape = r0.shape
-    return Rest2014Result(
-        box_map=box_map, boxes=boxes, amps=amp_rows, box=grid.box, units=UNITS_DN,
-        detector=layout.detector, shape=tuple(shape), files=[p.name for p in paths],
-        n_diffs=int(box_values.shape[0]), params=params, box_values=box_values,
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# Expectations (known answers for tests and for reading the numbers)
-# ------------------------------------------------------------------------------------------------
-def expected_clipped_std(sigmas, clip_sigma: float = 3.0, weights=None, iters: int = 200) -> float:
-    """Fixed point of the iterated clip for zero-mean Gaussian pixels with per-pixel ``sigmas``.
-
-    The box values are a mixture over pixels; clipping at ``t = clip_sigma * s`` keeps the variance
-    ``sum w sigma^2 [P(|z| < t/sigma) - 2 (t/sigma) phi(t/sigma)] / sum w P(|z| < t/sigma)``, and
-    the clip converges where that equals ``s^2``.  For one sigma and 3-sigma clipping this is
-    ~0.985 sigma; with no clipping (large ``clip_sigma``) it tends to ``sqrt(mean sigma^2)``.
-    """
-    from scipy.special import erf
-
-    sig = np.asarray(sigmas, np.float64).ravel()
-    w = np.ones_like(sig) if weights is None else np.asarray(weights, np.float64).ravel()
-    w = w / w.sum()
-    s = math.sqrt(float(np.sum(w * sig**2)))
-    for _ in range(iters):
-        k = clip_sigma * s / sig
-        p = erf(k / math.sqrt(2.0))
-        phi = np.exp(-0.5 * k * k) / math.sqrt(2 * math.pi)
-        s_new = math.sqrt(float(np.sum(w * sig**2 * (p - 2 * k * phi)) / np.sum(w * p)))
-        if abs(s_new - s) < 1e-12 * s:
-            s = s_new
-            break
-        s = s_new
-    return s
-
-
-def onef_box_variance(cds_images: np.ndarray, layout: Layout, box: int = 128,
-                      skip_mask: np.ndarray | None = None) -> list[float]:
-    """Mean within-box variance (box mean removed) of CDS images (n, ny, nx), per amp.
-
-    Applied to the 1/f part of CDS frames this is the variance the box method adds to the white
-    noise variance (CDS units; divide by 2 for per read).  Reference pixels are left out.
-    """
-    grid = box_grid(layout, box)
-    skip = layout.reference_mask() if skip_mask is None else skip_mask
-    imgs = np.asarray(cds_images, np.float64)
-    if imgs.ndim == 2:
-        imgs = imgs[None]
-    acc = np.zeros(len(layout.amps()))
-    cnt = np.zeros(len(layout.amps()))
-    for b0, b1 in grid.bands:
-        ok = _band_used(skip[b0:b1], grid)  # (nbx, npix)
-        px = _band_pixels(imgs[:, b0:b1], grid)  # (n, nbx, npix)
-        n = ok.sum(axis=1)
-        good = n > 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(ok, px, 0).sum(-1) / n
-            var = (np.where(ok, px - mean[..., None], 0) ** 2).sum(-1) / (n - 1)
-        for j in np.flatnonzero(good):
-            acc[grid.col_amp[j]] += var[:, j].sum()
-            cnt[grid.col_amp[j]] += var.shape[0]
-    return [float(a / c) if c else float("nan") for a, c in zip(acc, cnt)]
-
-
-def _pink_frames(layout: Layout, ngroups: int, alpha: float, rng) -> np.ndarray:
-    """(ngroups, ny, w) frames of a unit pink pixel-clock series, cut as the simulator does."""
-    from core.io.simulate import pink_series
-
-    fc, rc = layout.frame_clocks, layout.row_clocks
-    s = pink_series(ngroups * fc, alpha, rng)
-    body = s.reshape(ngroups, fc)[:, : layout.ny * rc]
-    return body.reshape(ngroups, layout.ny, rc)[:, :, : layout.channel_width]
-
-
-def _cds_rms_median_removed(frames: np.ndarray) -> float:
-    d = np.diff(frames, axis=0)
-    d = d - np.median(d, axis=(-2, -1), keepdims=True)
-    return float(np.sqrt(np.mean(d**2)))
-
-
-def expected_onef_box_variance(truth: dict, box: int = 128, nreal: int = 8, seed: int = 2014) -> list[float]:
-    """Expected within-box 1/f variance of one CDS frame (DN^2), per amp in science order.
-
-    From the simulator truth (detector, subarray, ngroups, ``spec`` with corr_1f/unc_1f and their
-    spectral slopes): draws ``nreal`` fresh 1/f realizations of the same model and normalisation
-    (each series scaled so its CDS rms after per-output median removal equals the injected value,
-    as :mod:`core.io.simulate` does), forms consecutive-group CDS frames and measures the variance
-    left inside boxes after removing each box mean (:func:`onef_box_variance`): that is the CDS 1/f
-    variance minus the variance of the box means.  Expected per-read rise in the box variance:
-    this / 2.  It is an ensemble expectation: one exposure's realization scatters around it.
-    """
-    from core.io.simulate import SUBARRAY_SHAPES
-
-    spec = truth["spec"]
-    xsize, ysize, xstart, ystart, nout = SUBARRAY_SHAPES[truth["subarray"]]
-    layout = Layout(truth["detector"], nx=xsize, ny=ysize, xstart=xstart, ystart=ystart, noutputs=nout)
-    ngroups = int(truth["shape"][1])
-    corr = float(spec.get("corr_1f", 0.0))
-    unc = [float(v) for v in np.atleast_1d(spec.get("unc_1f", 0.0))]
-    if len(unc) == 1:
-        unc = unc * 4
-    outputs = sorted(a.output for a in layout.amps())
-    rng = np.random.default_rng(seed)
-    acc = np.zeros(len(layout.amps()))
-    for _ in range(nreal):
-        chan = np.zeros((ngroups, layout.noutputs, layout.ny, layout.channel_width))
-        if corr > 0:
-            fr = _pink_frames(layout, ngroups, float(spec.get("corr_alpha", 1.0)), rng)
-            chan += (corr / _cds_rms_median_removed(fr) * fr)[:, None]
-        for j, k in enumerate(outputs):
-            if unc[k] > 0:
-                fr = _pink_frames(layout, ngroups, float(spec.get("unc_alpha", 1.0)), rng)
-                chan[:, j] += unc[k] / _cds_rms_median_removed(fr) * fr
-        sci = layout.from_channel_images(chan)
-        acc += np.array(onef_box_variance(np.diff(sci, axis=0), layout, box))
-    return [float(v) for v in acc / nreal]
+    return amp_rows
 
 
 __all__ = [
-    "BoxGrid", "Rest2014Params", "Rest2014Result", "UNITS_DN", "UNITS_E", "analyze_rest2014",
-    "box_accepted", "box_grid", "c4", "clip_box", "clip_boxes", "expected_clipped_std",
-    "expected_onef_box_variance", "onef_box_variance", "to_electrons",
+    "Rest2014Params", "Rest2014Result", "UNITS_DN", "UNITS_E", "analyze_rest2014", "box_accepted", "c4",
+    "clip_box", "clip_boxes", "to_electrons",
 ]

@@ -1,0 +1,49 @@
+"""One file of the reference-pixel analysis: the stripe pass (:mod:`.stripes`), then the reference
+pixels (:mod:`.reference`), kept as a :class:`FileResult` for :mod:`.assemble`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import InputError
+from core.io.geometry import Layout
+from core.io.ramps import Ramp
+from core.refpix.amps import amp_geometry
+from core.refpix.reference import reference_pass
+from core.refpix.stripes import stripe_pass
+from core.stats import finite_or_none
+
+
+@dataclass
+class FileResult:
+    name: str
+    expstart: float | None
+    nints: int
+    ngroups: int
+    levels: dict  # (amp, kind) -> (level (nints, G), drift (nints, G), kept pixel counts (nints,))
+    white: dict  # amp -> {"ref": hist, "active": hist} of |pair differences| of CDS
+    cross: tuple | None  # (hist of |e_k + e_j|, hist of |e_k - e_j|), simultaneous active pairs
+    pix: dict  # amp -> list of (DataFrame of pixel coordinates, sum of squares, dof)
+    ref_source: dict  # amp -> "rows" / "columns" / None
+
+
+def process_file(path: Path, layout: Layout, progress: Callable[[float, str], None] | None) -> FileResult:
+    name = path.name
+    try:
+        ramp = Ramp(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to open is the file's fault
+        raise InputError(f"{name}: cannot be read ({exc})", file=str(path)) from exc
+    with ramp:
+        nints, G, ny, nx = ramp.shape
+        expstart = finite_or_none(ramp.header.get("EXPSTART"))
+        amps = amp_geometry(layout)
+        acc = stripe_pass(ramp, layout, amps, name, progress)
+        levels, white, pix, ref_source = reference_pass(acc, amps)
+        if progress:
+            progress(1.0, f"{name}: reference pixels done")
+    return FileResult(name, expstart, nints, G, levels, white, acc.cross, pix, ref_source)
+
+
+__all__ = ["FileResult", "process_file"]
