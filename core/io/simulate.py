@@ -281,7 +281,7 @@ class _Readout:
             frame = self.frame(reset, comps, i)
             g, k = divmod(i, nf + self.groupgap)
             if k >= nf:
-                continue  # a dropped frame: only 1/f, dark current and the defects ran through it
+                continue  # a dropped frame: nothing is kept, but 1/f, dark current and the defects run on
             dv = frame.ravel()[pix] + d.add(it, i) if pix.size else None
             if nf == 1:
                 self.data[it, g] = np.clip(np.rint(frame), 0, hi).astype(np.uint16)
