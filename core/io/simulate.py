@@ -13,23 +13,33 @@ would have recorded it.  Components (Rauscher 2015 / NGHXRG):
 * reference pixels: white noise ``ref_ratio`` x the output's median active white noise, and an
   optional *instability*: a random offset per frame and output seen only by reference pixels;
   optionally a few individually unstable reference pixels;
-* kTC (reset) noise and bias offsets per integration (they cancel in group differences).
+* kTC (reset) noise and bias offsets per integration (they cancel in group differences);
+* optional cosmic rays, hot pixels and RTS pixels (:mod:`core.io.simdefects`), drawn from
+  generators of their own so that switching them on changes nothing else, and saturation at
+  ``spec.saturation`` raw DN (bias included).
 
-1/f amplitudes are specified, and reported in the truth, as **DN rms in one CDS frame** (a
-difference of two consecutive groups), measured over the output's pixels after removing that CDS
-frame's median per output -- the quantity the 1/f analysis reports.  ``*_raw`` truth values are
-the same without the median removal (what a per-pixel temporal readnoise sees).
+Readout patterns: every *frame* is simulated in readout order, the GROUPGAP dropped frames too (1/f
+and dark current run through them); a group is the average of its NFRAMES frames (each frame
+clipped at the saturation level first, as the ADC does), rounded to uint16.
+
+1/f amplitudes are specified, and reported in the truth, as **DN rms in one CDS frame of single
+frames** (a difference of two consecutive frames; for RAPID of two consecutive groups), measured
+over the output's pixels after removing that CDS frame's median per output -- the quantity the 1/f
+analysis reports.  ``*_raw`` truth values are the same without the median removal (what a
+per-pixel temporal readnoise sees); ``*_group_cds`` values are those of a difference of two
+consecutive groups of the readout pattern (white: per-frame white x sqrt(2 / NFRAMES)).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.io.geometry import FULL_SIZE, PIXEL_TIME_S, Layout, detector_flips, normalize_detector
+from core.io.simdefects import Defects, Simulation, defect_truth, draw_defects, dump_truth, pixel_dq, stack_rows
+from core.io.simwrite import READ_PATTERNS, ramp_path, read_pattern, truth_path, twin_path, write_ramp_model, write_uncal
 
 SUBARRAY_SHAPES = {
     # name: (xsize, ysize, xstart, ystart, noutputs), science orientation, 1-based starts
@@ -40,6 +50,9 @@ SUBARRAY_SHAPES = {
     "SUB640": (640, 640, 1, 1, 1),
     "SUB320": (320, 320, 1, 1, 1),
     "SUB160": (160, 160, 1, 1, 1),
+    # the upper right corner (science orientation) of the detector, as SUB400P on NRCB1/NRCB5:
+    # reference rows at the top and reference columns on the right only
+    "SUB400P": (400, 400, 1649, 1649, 1),
 }
 
 
@@ -54,13 +67,17 @@ def _per_output(value, n=4) -> list[float]:
 
 @dataclass
 class NoiseSpec:
-    """Injected noise.  Per-output values are indexed by detector output 0-3 (or one value)."""
+    """Injected noise.  Per-output values are indexed by detector output 0-3 (or one value).
 
-    white_read: float | list[float] = 5.0  # median per-pixel white noise, DN per read
+    Every contamination field defaults to off: a spec without them gives exactly the data it gave
+    before they existed.
+    """
+
+    white_read: float | list[float] = 5.0  # median per-pixel white noise, DN per read (frame)
     white_spread: float = 0.08  # lognormal sigma of the per-pixel white noise map
     noisy_fraction: float = 0.001  # fraction of active pixels with 3-8x the white noise
-    corr_1f: float = 0.0  # correlated 1/f, DN rms in a CDS frame
-    unc_1f: float | list[float] = 0.0  # per-output 1/f, DN rms in a CDS frame
+    corr_1f: float = 0.0  # correlated 1/f, DN rms in a CDS frame of single frames
+    unc_1f: float | list[float] = 0.0  # per-output 1/f, DN rms in a CDS frame of single frames
     corr_alpha: float = 1.0  # PSD ~ f^-alpha
     unc_alpha: float = 1.0
     ref_ratio: float = 0.85  # reference / active white noise
@@ -70,6 +87,16 @@ class NoiseSpec:
     ktc: float = 22.0  # DN, reset noise per pixel per integration
     bias: float = 12000.0  # DN
     dark_current: float = 0.0  # DN/s
+    cr_rate: float = 0.0  # cosmic-ray hits per active pixel per group (flight: ~0.001)
+    cr_amplitude: tuple[float, float] = (20.0, 3000.0)  # DN, log-uniform; the jump persists
+    hot_fraction: float = 0.0  # fraction of active pixels that are hot (flight: ~0.003)
+    hot_rate: tuple[float, float] = (2.0, 20000.0)  # their dark current, DN per group, log-uniform
+    rts_fraction: float = 0.0  # fraction of active pixels with two-level RTS (flight: ~0.0005)
+    rts_amplitude: float = 40.0  # DN between the two levels
+    rts_switch: float = 0.05  # probability per frame of changing level
+    saturation: float = 65535.0  # raw DN (bias included) at which a sample saturates and stays
+    dnu_fraction: float = 0.0  # fraction of active pixels flagged DO_NOT_USE in PIXELDQ
+    hot_flag_rate: float = 100.0  # hot pixels at or above this rate (DN/group) get PIXELDQ HOT|DO_NOT_USE
 
     def outputs(self, name) -> list[float]:
         return _per_output(getattr(self, name))
@@ -111,35 +138,18 @@ def cds_rms(frames: np.ndarray, remove_median: bool = True) -> float:
     return float(np.sqrt(np.mean(d**2)))
 
 
-@dataclass
-class SimulatedExposure:
-    path: Path
-    truth: dict = field(default_factory=dict)
-
-
-def simulate_ramp(
-    detector: str,
-    ngroups: int = 10,
-    nints: int = 1,
-    subarray: str = "FULL",
-    spec: NoiseSpec | None = None,
-    seed: int = 0,
-) -> tuple[np.ndarray, dict, Layout]:
-    """Simulate one exposure.  Returns (uint16 SCI array (nints, ngroups, ny, nx), truth, layout)."""
-    spec = spec or NoiseSpec()
-    detector = normalize_detector(detector)
+def subarray_layout(detector: str, subarray: str) -> Layout:
     xsize, ysize, xstart, ystart, nout = SUBARRAY_SHAPES[subarray]
-    layout = Layout(detector, nx=xsize, ny=ysize, xstart=xstart, ystart=ystart, noutputs=nout)
-    rng = np.random.default_rng(seed)
-    ny, nx = layout.ny, layout.nx
-    amps = layout.amps()
-    refmask = layout.reference_mask()
+    return Layout(detector, nx=xsize, ny=ysize, xstart=xstart, ystart=ystart, noutputs=nout)
 
-    # Per-pixel white noise map (science orientation), per output.
+
+# -- the noise model, step by step -------------------------------------------------------------------
+def _white_map(layout: Layout, spec: NoiseSpec, refmask: np.ndarray, rng) -> tuple[np.ndarray, int]:
+    """Per-pixel white noise (DN per read, science orientation) and the number of noisy pixels."""
     white = spec.outputs("white_read")
-    sigma = np.empty((ny, nx), np.float32)
-    for a in amps:
-        n = (ny, a.x1 - a.x0)
+    sigma = np.empty((layout.ny, layout.nx), np.float32)
+    for a in layout.amps():
+        n = (layout.ny, a.x1 - a.x0)
         sigma[:, a.x0:a.x1] = white[a.output] * np.exp(spec.white_spread * rng.standard_normal(n))
         ref_cols = refmask[:, a.x0:a.x1]
         # Reference pixels: lower, more uniform white noise.
@@ -149,87 +159,198 @@ def simulate_ramp(
     n_noisy = int(round(spec.noisy_fraction * active_idx.size))
     noisy = rng.choice(active_idx, n_noisy, replace=False)
     sigma.ravel()[noisy] *= rng.uniform(3.0, 8.0, n_noisy).astype(np.float32)
+    return sigma, n_noisy
 
+
+def _unstable_refs(spec: NoiseSpec, sigma: np.ndarray, refmask: np.ndarray, rng):
+    """Flat indices of the individually unstable reference pixels and their extra noise map."""
     ref_idx = np.flatnonzero(refmask.ravel())
     unstable = np.sort(rng.choice(ref_idx, min(spec.unstable_ref_pixels, ref_idx.size), replace=False))
-    unstable_extra = np.zeros(ny * nx, np.float32)
-    unstable_extra[unstable] = spec.unstable_factor * sigma.ravel()[unstable]
-    unstable_extra = unstable_extra.reshape(ny, nx)
+    extra = np.zeros(sigma.size, np.float32)
+    extra[unstable] = spec.unstable_factor * sigma.ravel()[unstable]
+    return unstable, extra.reshape(sigma.shape)
 
-    out_of_col = np.empty(nx, int)
-    for a in amps:
-        out_of_col[a.x0:a.x1] = a.output
-    inst = np.array(_per_output(spec.ref_instability, 4))
 
-    corr_target = spec.corr_1f
-    unc_target = spec.outputs("unc_1f")
-    nclock = ngroups * layout.frame_clocks
-    outputs = [a.output for a in sorted(amps, key=lambda a: a.output)]
-    rms_corr, rms_corr_raw = [], []
-    rms_unc = {k: [] for k in outputs}
-    rms_unc_raw = {k: [] for k in outputs}
-
+def _bias_map(layout: Layout, spec: NoiseSpec, rng) -> np.ndarray:
+    amps = layout.amps()
     bias_amp = {a.output: spec.bias + 300.0 * rng.standard_normal() for a in amps}
-    bias_pix = np.empty((ny, nx), np.float32)
+    bias_pix = np.empty((layout.ny, layout.nx), np.float32)
     for a in amps:
-        bias_pix[:, a.x0:a.x1] = bias_amp[a.output] + 200.0 * rng.standard_normal((ny, a.x1 - a.x0))
+        bias_pix[:, a.x0:a.x1] = bias_amp[a.output] + 200.0 * rng.standard_normal((layout.ny, a.x1 - a.x0))
+    return bias_pix
 
-    data = np.empty((nints, ngroups, ny, nx), np.uint16)
-    t_group = layout.frame_time
-    for it in range(nints):
-        reset = bias_pix + spec.ktc * rng.standard_normal((ny, nx)).astype(np.float32)
-        onef_chan = np.zeros((ngroups, layout.noutputs, ny, layout.channel_width), np.float32)
-        if corr_target > 0:
-            fr = _series_frames(pink_series(nclock, spec.corr_alpha, rng), layout, ngroups)
-            s = corr_target / cds_rms(fr)
-            rms_corr.append(corr_target)
-            rms_corr_raw.append(s * cds_rms(fr, remove_median=False))
-            onef_chan += (s * fr)[:, None].astype(np.float32)
-        for j, k in enumerate(outputs):
-            if unc_target[k] > 0:
-                fr = _series_frames(pink_series(nclock, spec.unc_alpha, rng), layout, ngroups)
-                s = unc_target[k] / cds_rms(fr)
-                rms_unc[k].append(unc_target[k])
-                rms_unc_raw[k].append(s * cds_rms(fr, remove_median=False))
-                onef_chan[:, j] += (s * fr).astype(np.float32)
-        onef = layout.from_channel_images(onef_chan)
-        for g in range(ngroups):
-            frame = reset + sigma * rng.standard_normal((ny, nx), dtype=np.float32) + onef[g]
-            frame += np.float32(spec.dark_current * t_group * (g + 1))
-            if np.any(inst > 0):
-                # One offset per output and frame, seen only by that output's reference pixels.
-                z = rng.standard_normal(4).astype(np.float32)
-                frame += np.where(refmask, (inst[out_of_col] * z[out_of_col])[None, :], 0.0).astype(np.float32)
-            if unstable.size:
-                frame += unstable_extra * rng.standard_normal((ny, nx), dtype=np.float32)
-            data[it, g] = np.clip(np.rint(frame), 0, 65535).astype(np.uint16)
 
-    # Truth, per science amp (with its output).
-    act_rows, act_cols = layout.active_slices()
-    active = ~refmask
-    amp_truth = []
-    for a in amps:
+@dataclass
+class _OnefStats:
+    """What the injected 1/f came out as, per integration (``None``: the correlated series)."""
+
+    cds: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+    group: dict = field(default_factory=dict)
+
+    def add(self, key, target, s, fr, readout):
+        self.cds.setdefault(key, []).append(target)
+        self.raw.setdefault(key, []).append(s * cds_rms(fr, remove_median=False))
+        if readout.nframes == 1 and readout.groupgap == 0:
+            self.group.setdefault(key, []).append(target)
+        else:
+            idx = np.concatenate([readout.defects.group_frames(g) for g in range(readout.ngroups)])
+            groups = fr[idx].reshape(readout.ngroups, readout.nframes, *fr.shape[1:]).mean(axis=1)
+            self.group.setdefault(key, []).append(s * cds_rms(groups))
+
+    def mean(self, which: str, key) -> float:
+        vals = getattr(self, which).get(key)
+        return float(np.mean(vals)) if vals else 0.0
+
+
+def _onef_series(layout: Layout, spec: NoiseSpec, readout, rng, stats: _OnefStats) -> list:
+    """One integration's 1/f: [(output slot or None for all, scale, (frames, ny, w) unit series)]."""
+    nfr = readout.defects.frames_per_integration
+    nclock = nfr * layout.frame_clocks
+    comps = []
+    if spec.corr_1f > 0:
+        fr = _series_frames(pink_series(nclock, spec.corr_alpha, rng), layout, nfr)
+        s = spec.corr_1f / cds_rms(fr)
+        stats.add(None, spec.corr_1f, s, fr, readout)
+        comps.append((None, s, fr))
+    unc = spec.outputs("unc_1f")
+    for j, k in enumerate(a.output for a in sorted(layout.amps(), key=lambda a: a.output)):
+        if unc[k] > 0:
+            fr = _series_frames(pink_series(nclock, spec.unc_alpha, rng), layout, nfr)
+            s = unc[k] / cds_rms(fr)
+            stats.add(k, unc[k], s, fr, readout)
+            comps.append((j, s, fr))
+    return comps
+
+
+def _onef_frame(layout: Layout, comps: list, i: int) -> np.ndarray:
+    chan = np.zeros((layout.noutputs, layout.ny, layout.channel_width), np.float32)
+    for j, s, fr in comps:
+        if j is None:
+            chan += (s * fr[i])[None].astype(np.float32)
+        else:
+            chan[j] += (s * fr[i]).astype(np.float32)
+    return layout.from_channel_images(chan)
+
+
+class _Readout:
+    """Reads the frames of each integration in time order and averages them into groups."""
+
+    def __init__(self, layout, spec, ngroups, nints, nframes, groupgap, seed, rng):
+        self.layout, self.spec, self.ngroups, self.nints = layout, spec, ngroups, nints
+        self.nframes, self.groupgap, self.rng = nframes, groupgap, rng
+        self.refmask = layout.reference_mask()
+        self.sigma, self.n_noisy = _white_map(layout, spec, self.refmask, rng)
+        self.unstable, self.unstable_extra = _unstable_refs(spec, self.sigma, self.refmask, rng)
+        self.out_of_col = np.empty(layout.nx, int)
+        for a in layout.amps():
+            self.out_of_col[a.x0:a.x1] = a.output
+        self.inst = np.array(_per_output(spec.ref_instability, 4))
+        self.bias = _bias_map(layout, spec, rng)
+        self.active_idx = np.flatnonzero(~self.refmask.ravel())
+        self.defects: Defects = draw_defects(spec, self.active_idx, nints, ngroups, nframes, groupgap, seed)
+        self.sat = float(min(round(spec.saturation), 65535))
+        ny, nx, npix = layout.ny, layout.nx, self.defects.pixels.size
+        self.data = np.empty((nints, ngroups, ny, nx), np.uint16)
+        self.clean_at = np.empty((nints, ngroups, npix), np.uint16)  # the clean twin on the defects
+        self.partial_clean, self.partial_defect = [], []  # [it, g, flat] rows
+        self.onef = _OnefStats()
+
+    def frame(self, reset, comps, i):
+        """Frame ``i`` of an integration, float32 DN (without the defects)."""
+        spec, rng, (ny, nx) = self.spec, self.rng, (self.layout.ny, self.layout.nx)
+        frame = reset + self.sigma * rng.standard_normal((ny, nx), dtype=np.float32)
+        if comps:
+            frame += _onef_frame(self.layout, comps, i)
+        frame += np.float32(spec.dark_current * self.layout.frame_time * (i + 1))
+        if np.any(self.inst > 0):
+            # One offset per output and frame, seen only by that output's reference pixels.
+            z = rng.standard_normal(4).astype(np.float32)
+            oc = self.out_of_col
+            frame += np.where(self.refmask, (self.inst[oc] * z[oc])[None, :], 0.0).astype(np.float32)
+        if self.unstable.size:
+            frame += self.unstable_extra * rng.standard_normal((ny, nx), dtype=np.float32)
+        return frame
+
+    def integration(self, it: int):
+        ny, nx = self.layout.ny, self.layout.nx
+        reset = self.bias + self.spec.ktc * self.rng.standard_normal((ny, nx)).astype(np.float32)
+        comps = _onef_series(self.layout, self.spec, self, self.rng, self.onef)
+        d, pix, hi, nf = self.defects, self.defects.pixels, self.sat, self.nframes
+        for i in range(d.frames_per_integration):
+            frame = self.frame(reset, comps, i)
+            g, k = divmod(i, nf + self.groupgap)
+            if k >= nf:
+                continue  # a dropped frame: nothing is kept, but 1/f, dark current and the defects run on
+            dv = frame.ravel()[pix] + d.add(it, i) if pix.size else None
+            if nf == 1:
+                self.data[it, g] = np.clip(np.rint(frame), 0, hi).astype(np.uint16)
+                if pix.size:
+                    self._put_defects(it, g, np.rint(np.clip(dv, 0, hi)), None)
+                continue
+            if k == 0:
+                acc, acc_d = np.zeros((ny, nx)), np.zeros(pix.size)
+                hit, hit_d = np.zeros((ny, nx), bool), np.zeros(pix.size, bool)
+            acc += np.clip(frame, 0, hi)
+            hit |= frame >= hi
+            if pix.size:
+                acc_d += np.clip(dv, 0, hi)
+                hit_d |= dv >= hi
+            if k == nf - 1:
+                self.data[it, g] = np.clip(np.rint(acc / nf), 0, hi).astype(np.uint16)
+                self._note_partial(self.partial_clean, it, g, np.flatnonzero(hit & (self.data[it, g] < hi)))
+                if pix.size:
+                    self._put_defects(it, g, np.clip(np.rint(acc_d / nf), 0, hi), hit_d)
+
+    def _put_defects(self, it, g, values, hit_d):
+        """Group ``g``: keep the clean values on the defect pixels, then write the contaminated ones."""
+        flat, pix = self.data[it, g].reshape(-1), self.defects.pixels
+        self.clean_at[it, g] = flat[pix]
+        flat[pix] = values.astype(np.uint16)
+        if hit_d is not None:
+            self._note_partial(self.partial_defect, it, g, pix[hit_d & (values < self.sat)])
+
+    @staticmethod
+    def _note_partial(rows, it, g, flat):
+        if flat.size:
+            rows.append(np.column_stack([np.full(flat.size, it), np.full(flat.size, g), flat]))
+
+
+def _amp_truth(r: _Readout) -> list[dict]:
+    active, refmask, sigma = ~r.refmask, r.refmask, r.sigma
+    gfac = np.sqrt(2.0 / r.nframes)
+    out = []
+    for a in r.layout.amps():
         sl = (slice(None), slice(a.x0, a.x1))
-        s_act = sigma[sl][active[sl]]
+        s_act = sigma[sl][active[sl]].astype(np.float64)
         s_ref = sigma[sl][refmask[sl]]
-        unc = float(np.mean(rms_unc[a.output])) if rms_unc[a.output] else 0.0
-        unc_raw = float(np.mean(rms_unc_raw[a.output])) if rms_unc_raw[a.output] else 0.0
-        amp_truth.append({
+        med = float(np.median(sigma[sl][active[sl]]))
+        out.append({
             "amp": a.index, "x0": a.x0, "x1": a.x1, "output": a.output,
-            "white_read_median": float(np.median(s_act)),
-            "white_read_rms": float(np.sqrt(np.mean(s_act.astype(np.float64) ** 2))),
-            "white_cds_median": float(np.sqrt(2) * np.median(s_act)),
-            "white_cds_mean": float(np.sqrt(2) * np.mean(s_act.astype(np.float64))),
-            "white_cds_rms": float(np.sqrt(2 * np.mean(s_act.astype(np.float64) ** 2))),
+            "white_read_median": med,
+            "white_read_rms": float(np.sqrt(np.mean(s_act ** 2))),
+            "white_cds_median": float(np.sqrt(2) * np.median(sigma[sl][active[sl]])),
+            "white_cds_mean": float(np.sqrt(2) * np.mean(s_act)),
+            "white_cds_rms": float(np.sqrt(2 * np.mean(s_act ** 2))),
             "ref_white_read_median": float(np.median(s_ref)) if s_ref.size else None,
-            "ref_active_white_ratio": (float(np.median(s_ref) / np.median(s_act))
-                                       if s_ref.size and np.median(s_act) > 0 else None),
-            "uncorrelated_1f_cds": unc,
-            "uncorrelated_1f_cds_raw": unc_raw,
-            "ref_instability_read": float(inst[a.output]),
+            "ref_active_white_ratio": (float(np.median(s_ref) / np.median(sigma[sl][active[sl]]))
+                                       if s_ref.size and med > 0 else None),
+            "uncorrelated_1f_cds": r.onef.mean("cds", a.output),
+            "uncorrelated_1f_cds_raw": r.onef.mean("raw", a.output),
+            "ref_instability_read": float(r.inst[a.output]),
+            "white_group_cds_median": float(gfac * med),
+            "white_group_cds_mean": float(gfac * np.mean(s_act)),
+            "white_group_cds_rms": float(gfac * np.sqrt(np.mean(s_act ** 2))),
+            "uncorrelated_1f_group_cds": r.onef.mean("group", a.output),
         })
-    uy, ux = np.unravel_index(unstable, (ny, nx))
-    truth = {
+    return out
+
+
+def _truth(r: _Readout, detector, subarray, seed, readpatt) -> dict:
+    layout, (nints, ngroups, ny, nx) = r.layout, r.data.shape
+    uy, ux = np.unravel_index(r.unstable, (ny, nx))
+    tframe = layout.frame_time
+    return {
         "detector": detector,
         "subarray": subarray,
         "shape": [nints, ngroups, ny, nx],
@@ -237,69 +358,82 @@ def simulate_ramp(
         "x_flip": detector_flips(detector)[0],
         "y_flip": detector_flips(detector)[1],
         "units": "DN; *_read per read, *_cds in one CDS frame (difference of consecutive groups)",
-        "spec": asdict(spec),
-        "correlated_1f_cds": float(np.mean(rms_corr)) if rms_corr else 0.0,
-        "correlated_1f_cds_raw": float(np.mean(rms_corr_raw)) if rms_corr_raw else 0.0,
-        "amps": amp_truth,
-        "noisy_pixels": int(n_noisy),
+        "spec": asdict(r.spec),
+        "correlated_1f_cds": r.onef.mean("cds", None),
+        "correlated_1f_cds_raw": r.onef.mean("raw", None),
+        "amps": _amp_truth(r),
+        "noisy_pixels": int(r.n_noisy),
         "unstable_ref_pixels": [[int(y), int(x)] for y, x in zip(uy, ux)],
+        "readout": ("*_read and *_cds are per single frame (a CDS of two consecutive frames; for RAPID "
+                    "of two groups); *_group_cds in a difference of two consecutive groups of this "
+                    "pattern (white: per-frame white x sqrt(2 / nframes)); uint16 rounding adds 1/12 "
+                    "DN^2 per group on top"),
+        "readpatt": str(readpatt).upper(),
+        "nframes": r.nframes,
+        "groupgap": r.groupgap,
+        "tframe": tframe,
+        "tgroup": (r.nframes + r.groupgap) * tframe,
+        "frames_per_integration": r.defects.frames_per_integration,
+        "white_group_cds_factor": float(np.sqrt(2.0 / r.nframes)),
+        "correlated_1f_group_cds": r.onef.mean("group", None),
+        "saturation_dn": r.sat,
     }
-    return data, truth, layout
 
 
-def write_uncal(
-    path: Path,
-    data: np.ndarray,
-    layout: Layout,
-    subarray: str,
+def simulate(
+    detector: str,
+    ngroups: int = 10,
+    nints: int = 1,
+    subarray: str = "FULL",
+    spec: NoiseSpec | None = None,
+    seed: int = 0,
     readpatt: str = "RAPID",
-    start_mjd: float = 60000.0,
-    program: str = "01234",
-) -> Path:
-    """Write a DMS level-1b ``*_uncal.fits`` through stdatamodels' Level1bModel."""
-    from astropy.time import Time
-    from stdatamodels.jwst import datamodels
+) -> Simulation:
+    """Simulate one exposure in readout pattern ``readpatt``, defects and clean twin included."""
+    spec = spec or NoiseSpec()
+    detector = normalize_detector(detector)
+    nframes, groupgap = read_pattern(readpatt)
+    layout = subarray_layout(detector, subarray)
+    r = _Readout(layout, spec, ngroups, nints, nframes, groupgap, seed, np.random.default_rng(seed))
+    for it in range(nints):
+        r.integration(it)
+    pdq = pixel_dq(spec, r.refmask, r.defects, r.active_idx, seed)
+    sim = Simulation(r.data, _truth(r, detector, subarray, seed, readpatt), layout, r.bias, pdq, r.defects,
+                     r.clean_at, stack_rows(r.partial_clean), stack_rows(r.partial_defect), r.sat)
+    sim.truth["defects"] = defect_truth(sim, r.defects, clean=False)
+    return sim
 
-    nints, ngroups, ny, nx = data.shape
-    det = layout.detector
-    m = datamodels.Level1bModel()
-    m.data = data
-    meta = m.meta
-    meta.telescope = "JWST"
-    meta.instrument.name = "NIRCAM"
-    meta.instrument.detector = det
-    meta.instrument.module = det[3]
-    meta.instrument.channel = "LONG" if det.endswith("LONG") else "SHORT"
-    meta.instrument.filter = "F210M" if meta.instrument.channel == "SHORT" else "F360M"
-    meta.instrument.pupil = "CLEAR"
-    meta.exposure.type = "NRC_DARK"
-    meta.exposure.readpatt = readpatt
-    meta.exposure.ngroups = ngroups
-    meta.exposure.nints = nints
-    meta.exposure.nframes = 1
-    meta.exposure.groupgap = 0
-    meta.exposure.noutputs = layout.noutputs
-    meta.exposure.frame_time = layout.frame_time
-    meta.exposure.group_time = layout.frame_time
-    meta.exposure.integration_time = layout.frame_time * ngroups
-    meta.exposure.start_time = start_mjd
-    meta.exposure.end_time = start_mjd + nints * ngroups * layout.frame_time / 86400.0
-    t = Time(start_mjd, format="mjd")
-    meta.observation.date = t.strftime("%Y-%m-%d")
-    meta.observation.time = t.strftime("%H:%M:%S.%f")[:12]
-    meta.observation.program_number = program
-    meta.subarray.name = subarray
-    meta.subarray.xstart = layout.xstart
-    meta.subarray.ystart = layout.ystart
-    meta.subarray.xsize = nx
-    meta.subarray.ysize = ny
-    meta.subarray.fastaxis = layout.fastaxis
-    meta.subarray.slowaxis = layout.slowaxis
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    m.save(path, overwrite=True)
-    m.close()
-    return path
+
+def simulate_ramp(
+    detector: str,
+    ngroups: int = 10,
+    nints: int = 1,
+    subarray: str = "FULL",
+    spec: NoiseSpec | None = None,
+    seed: int = 0,
+    readpatt: str = "RAPID",
+) -> tuple[np.ndarray, dict, Layout]:
+    """Simulate one exposure.  Returns (uint16 SCI array (nints, ngroups, ny, nx), truth, layout)."""
+    sim = simulate(detector, ngroups, nints, subarray, spec, seed, readpatt)
+    return sim.data, sim.truth, sim.layout
+
+
+@dataclass
+class SimulatedExposure:
+    path: Path
+    truth: dict = field(default_factory=dict)
+    twin: Path | None = None  # the clean twin, when written
+
+
+def _write(sim: Simulation, path: Path, kind: str, clean: bool, subarray: str, readpatt: str,
+           start_mjd: float, flag_jumps: bool, bias_subtracted: bool) -> Path:
+    data = sim.clean() if clean else sim.data
+    if kind == "uncal":
+        return write_uncal(path, data, sim.layout, subarray, readpatt=readpatt, start_mjd=start_mjd)
+    return write_ramp_model(path, data, sim.layout, subarray, readpatt=readpatt,
+                            groupdq=sim.groupdq(clean, flag_jumps), pixeldq=sim.pixeldq, superbias=sim.bias,
+                            bias_subtracted=bias_subtracted, steps={"jump": "COMPLETE"} if flag_jumps else None,
+                            start_mjd=start_mjd)
 
 
 def simulate_exposure(
@@ -312,16 +446,36 @@ def simulate_exposure(
     seed: int = 0,
     start_mjd: float = 60000.0,
     readpatt: str = "RAPID",
+    kind: str = "uncal",
+    twin: bool = False,
+    flag_jumps: bool = False,
+    bias_subtracted: bool = True,
 ) -> SimulatedExposure:
-    """Simulate one exposure, write it and its truth JSON (``<name>_truth.json``) beside it."""
-    data, truth, layout = simulate_ramp(detector, ngroups, nints, subarray, spec, seed)
-    path = Path(path)
-    write_uncal(path, data, layout, subarray, readpatt=readpatt, start_mjd=start_mjd)
-    truth["file"] = path.name
-    truth["start_mjd"] = start_mjd
-    truth_path = path.with_name(path.name.replace(".fits", "") + "_truth.json")
-    truth_path.write_text(json.dumps(truth, indent=1))
-    return SimulatedExposure(path, truth)
+    """Simulate one exposure, write it and its truth JSON (``<name>_truth.json``) beside it.
+
+    ``kind="uncal"``: a level-1b raw file; ``kind="ramp"``: a RampModel ``*_linearitystep.fits``
+    (an ``_uncal.fits`` name is renamed so) with GROUPDQ / PIXELDQ, SCI bias-subtracted unless
+    ``bias_subtracted=False``, JUMP_DET at the cosmic rays with ``flag_jumps``.  ``twin=True`` also
+    writes the clean twin ``<name>_clean.fits`` (and its truth): the same noise, no defects.
+    """
+    if kind not in ("uncal", "ramp"):
+        raise ValueError(f"kind must be 'uncal' or 'ramp', not {kind!r}")
+    sim = simulate(detector, ngroups, nints, subarray, spec, seed, readpatt)
+    path = ramp_path(path) if kind == "ramp" else Path(path)
+    extra = {"file": path.name, "start_mjd": start_mjd, "kind": kind}
+    if kind == "ramp":
+        extra.update(bias_subtracted=bias_subtracted, jumps_flagged=flag_jumps)
+    truth = dict(sim.truth, **extra)
+    made = SimulatedExposure(path, truth)
+    if twin:
+        made.twin = twin_path(path)
+        truth["clean_twin"] = made.twin.name
+        t = dict(sim.clean_truth(), **dict(extra, file=made.twin.name), clean_twin_of=path.name)
+        _write(sim, made.twin, kind, True, subarray, readpatt, start_mjd, flag_jumps, bias_subtracted)
+        truth_path(made.twin).write_text(dump_truth(t))
+    _write(sim, path, kind, False, subarray, readpatt, start_mjd, flag_jumps, bias_subtracted)
+    truth_path(path).write_text(dump_truth(truth))
+    return made
 
 
 def exposure_name(detector: str, index: int, visit: int = 1) -> str:
@@ -341,8 +495,11 @@ def simulate_set(
     start_mjd: float = 60000.0,
     visit: int = 1,
     progress=None,
+    **kw,
 ) -> list[SimulatedExposure]:
-    """Simulate ``nfiles`` exposures per detector into ``out``; exposures are 1 hour apart."""
+    """Simulate ``nfiles`` exposures per detector into ``out``; exposures are 1 hour apart.
+
+    ``kw`` goes to :func:`simulate_exposure` (``readpatt``, ``kind``, ``twin``, ...)."""
     out = Path(out)
     made = []
     total = len(detectors) * nfiles
@@ -352,7 +509,7 @@ def simulate_set(
             path = out / exposure_name(det, i + 1, visit)
             made.append(simulate_exposure(
                 path, det, ngroups, nints, subarray, spec,
-                seed=seed * 1000 + n, start_mjd=start_mjd + i / 24.0,
+                seed=seed * 1000 + n, start_mjd=start_mjd + i / 24.0, **kw,
             ))
             if progress:
                 progress(n + 1, total, path.name)
@@ -389,6 +546,7 @@ def make_demo(out: Path, progress=None) -> Path:
 
 
 __all__ = [
-    "FULL_SIZE", "NoiseSpec", "PIXEL_TIME_S", "SUBARRAY_SHAPES", "make_demo", "pink_series",
-    "simulate_exposure", "simulate_ramp", "simulate_set", "write_uncal",
+    "FULL_SIZE", "NoiseSpec", "PIXEL_TIME_S", "READ_PATTERNS", "SUBARRAY_SHAPES", "SimulatedExposure",
+    "Simulation", "dump_truth", "make_demo", "pink_series", "simulate", "simulate_exposure", "simulate_ramp",
+    "simulate_set", "subarray_layout", "write_ramp_model", "write_uncal",
 ]
