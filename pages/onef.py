@@ -1,5 +1,6 @@
 """1/f noise: power spectra in readout-time order, split into white, correlated and per-output 1/f."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -35,9 +36,13 @@ result = ui.result_or_button(ONEF, group, params, "1/f spectra", "onef_run")
 for note in result.notes:
     st.info(note)
 summary = result.summary()
+one_output = len(result.amps) == 1
 c = st.columns(4)
-c[0].metric("Correlated 1/f (all outputs)", f"{summary['correlated']:.2f} DN")
-c[1].metric("Correlated slope α (PSD ∝ f^-α)", f"{summary['correlated_slope']:.2f}")
+c[0].metric("Correlated 1/f (all outputs)", "needs 4 outputs" if one_output else ui.fmt_dn(summary["correlated"]),
+            help="DN rms in a CDS frame")
+slope = summary["correlated_slope"]
+c[1].metric("Correlated slope α (PSD ∝ f^-α)", f"{slope:.2f}" if slope is not None and np.isfinite(slope) else "n/a",
+            help="n/a: not fitted (one output), or the component is too weak to pin its slope down")
 c[2].metric("CDS frames", result.n_cds_frames)
 c[3].metric("Quadrature check, max deviation", f"{100 * result.check['max_deviation']:.1f} %")
 
@@ -58,8 +63,11 @@ ui.how_computed(HOW_COMPUTED["onef"]
                 + f" Frame time {result.frame_time:.3f} s, row frequency {result.row_frequency:.0f} Hz.")
 
 st.subheader("Cross-spectra between outputs")
-st.altair_chart(cross_spectrum_chart(result), width="stretch")
-ui.how_computed(HOW_COMPUTED["onef_cross"])
+if one_output:
+    st.info("This window is read by one output: there is no other output to cross-correlate with.")
+else:
+    st.altair_chart(cross_spectrum_chart(result), width="stretch")
+    ui.how_computed(HOW_COMPUTED["onef_cross"])
 
 st.subheader("Row banding")
 left, right = st.columns([1.3, 1])
@@ -75,8 +83,8 @@ if result.psd_after is not None:
 with st.expander("pynrc-style time-domain split (for comparison with published numbers)"):
     td = result.time_domain
     st.write(td["method"])
-    st.write(f"Correlated: {td['correlated']:.2f} DN; per output: "
-             + ", ".join(f"{v:.2f}" for v in td["uncorrelated"]) + " DN")
+    st.write(f"Correlated: {ui.fmt_dn(td['correlated'])}; per output: "
+             + ", ".join(ui.fmt_dn(v) for v in td["uncorrelated"]))
     st.warning("Known biases: " + td["known_biases"])
 
 st.subheader("Downloads")

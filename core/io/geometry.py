@@ -201,6 +201,11 @@ class Layout:
         """Frame time in seconds (10.73677 s for full frame)."""
         return self.frame_clocks * PIXEL_TIME_S
 
+    def channel_index(self, amp: Amp) -> int:
+        """Index of ``amp`` on the output axis of :meth:`channel_images`: its detector output, or 0
+        in a 1-output window (whose one channel is whichever output reads it)."""
+        return amp.output if self.noutputs == 4 else 0
+
     def channel_images(self, frame_sci: np.ndarray) -> np.ndarray:
         """Split a science-orientation frame (..., ny, nx) into per-output images in read order.
 

@@ -43,6 +43,7 @@ class Accumulator:
         self.sumsq = np.zeros(self.nout)
         self.nframes = 0
         self.nclipped = 0
+        self.njumps = 0  # samples left out as jumps (core.onef.analysis.jump_samples)
         self.nsamples = 0
 
         refmask = layout.reference_mask()

@@ -91,7 +91,16 @@ from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
 from core.onef.kernel import abs_dev_subsample, clipped_stack_mean
-from core.onef.params import CLIP_SIGMA, PSD_UNITS, STRIPE_BUDGET, UNITS, OneFParams, stack_mean_factor
+from core.onef.params import (
+    CLIP_SIGMA,
+    JUMP_SIGMA,
+    MIN_JUMP_FRAMES,
+    PSD_UNITS,
+    STRIPE_BUDGET,
+    UNITS,
+    OneFParams,
+    stack_mean_factor,
+)
 from core.onef.result import OneFResult
 from core.runtime import Progress
 from core.stats import MAD_TO_SIGMA
@@ -128,6 +137,16 @@ def analyze_onef(
     refrows = np.concatenate([bottom, top])
     if params.refpix_correct and refrows.size == 0:
         notes.append("refpix_correct: this subarray has no top/bottom reference rows; not applied")
+    if len({(i.nframes, i.groupgap) for i in infos}) > 1:
+        raise InputError("the files average different numbers of frames per group (NFRAMES/GROUPGAP): "
+                         "analyse one readout pattern at a time")
+    if infos[0].nframes > 1:
+        nf = infos[0].nframes
+        notes.append(f"each group averages {nf} frames: the spectra are those of {nf}-frame averages read on "
+                     f"the pixel clock of one frame ({layout.frame_time:.3f} s); white noise and 1/f faster than a "
+                     f"frame average down by {nf} in power, so the white level is that of a group difference "
+                     f"(per-frame white x sqrt(2/{nf})); 1/f slower than a group "
+                     f"({(nf + infos[0].groupgap) * layout.frame_time:.1f} s) does not average down.")
 
     def report(n_done: int, msg: str):
         if progress is not None:
@@ -171,6 +190,8 @@ class _FileInfo:
     nints: int
     ngroups: int
     ncds: int
+    nframes: int = 1  # frames averaged per group
+    groupgap: int = 0
 
 
 def _inspect(paths: Sequence, params: OneFParams) -> list[_FileInfo]:
@@ -197,10 +218,6 @@ def _inspect(paths: Sequence, params: OneFParams) -> list[_FileInfo]:
             raise InputError(
                 f"{name}: SCI frames are {ny}x{nx} but SUBSIZE2/SUBSIZE1 say {layout.ny}x{layout.nx}",
                 file=name)
-        if layout.noutputs != 4:
-            raise InputError(
-                f"{name}: the 1/f split compares the 4 outputs, but this {nx}x{ny} subarray is read "
-                f"by {layout.noutputs} output", file=name)
         nc = n_cds(ngroups, params.diff_type)
         if nc < 2:
             need = 3 if params.diff_type == "consecutive" else 4
@@ -216,7 +233,8 @@ def _inspect(paths: Sequence, params: OneFParams) -> list[_FileInfo]:
                 raise InputError(f"{name}: frame geometry {layout.ny}x{layout.nx} at "
                                  f"({layout.xstart},{layout.ystart}) differs from {ref.path.name}",
                                  file=name)
-        infos.append(_FileInfo(path, layout, nints, ngroups, nc))
+        infos.append(_FileInfo(path, layout, nints, ngroups, nc, int(header.get("NFRAMES") or 1),
+                               int(header.get("GROUPGAP") or 0)))
     return infos
 
 
@@ -233,11 +251,13 @@ def _process_file(ramp: Ramp, info: _FileInfo, params: OneFParams, acc: Accumula
         factors.append(factor)
         offsets = (_refrow_offsets(ramp, it, info.ncds, params.diff_type, layout, refrows)
                    if params.refpix_correct and refrows.size else None)
-        pix_mean = _pixel_means(ramp, it, info.ngroups, params.diff_type, layout, offsets)
+        pix_mean, jumps = _pixel_means(ramp, it, info.ngroups, params.diff_type, layout, offsets)
+        acc.njumps += sum(j.size for j in jumps)
         for k, frame in enumerate(_cds_frames(ramp, it, info.ncds, params.diff_type, layout.ny)):
             if offsets is not None:
                 frame -= offsets[k][None, :]
             frame -= pix_mean
+            frame.reshape(-1)[jumps[k]] = np.nan  # left out: a gap in the series, like a clipped sample
             acc.add(frame, weight, {"file": name, "integration": it, "cds": k})
             done += 1
             report(done, f"{name}: integration {it + 1}/{info.nints}, CDS frame {k + 1}/{info.ncds}")
@@ -265,17 +285,53 @@ def _refrow_offsets(ramp: Ramp, it: int, ncds: int, diff_type: str, layout: Layo
 
 
 def _pixel_means(ramp: Ramp, it: int, ngroups: int, diff_type: str, layout: Layout,
-                 offsets: np.ndarray | None) -> np.ndarray:
-    """Pass 1: (ny, nx) per-pixel (clipped) mean over the CDS stack of integration ``it``, in row
-    stripes of at most :data:`STRIPE_BUDGET` bytes."""
+                 offsets: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Pass 1: (ny, nx) per-pixel (clipped) mean over the CDS stack of integration ``it``, and per
+    CDS frame the flat indices of its jump samples (:func:`jump_samples`, left out of both passes),
+    in row stripes of at most :data:`STRIPE_BUDGET` bytes (the jump test holds two more copies)."""
     pix_mean = np.empty((layout.ny, layout.nx), np.float32)
-    rows = max(1, STRIPE_BUDGET // max(1, 2 * ngroups * layout.nx * 4))
+    rows = max(1, STRIPE_BUDGET // max(1, 4 * ngroups * layout.nx * 4))
+    parts: list[list[np.ndarray]] = []
     for y0, y1 in stripes(layout.ny, rows):
         d = cds_frames(_read(ramp, it, slice(None), y0, y1)[None], diff_type)
         if offsets is not None:
             d -= offsets[:, None, :]
+        jump = jump_samples(d, layout)
+        if jump is not None:
+            d[jump] = np.nan
+            parts.append([np.flatnonzero(j) + y0 * layout.nx for j in jump])
         pix_mean[y0:y1] = pixel_stack_mean(d)
-    return pix_mean
+    ncds = n_cds(ngroups, diff_type)
+    jumps = [np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64) for k in range(ncds)]
+    return pix_mean, jumps
+
+
+def jump_samples(d: np.ndarray, layout: Layout) -> np.ndarray | None:
+    """(ncds, rows, nx) mask of the jump samples of a CDS stripe (None with too few frames to tell).
+
+    Each frame's per-output median over the stripe is removed first (bias drifts move a whole frame),
+    then each pixel's median over the stack; a sample deviating by more than :data:`JUMP_SIGMA` x
+    the larger of the pixel's robust sigma (1.4826 x its median absolute deviation over the stack)
+    and the stripe's is a jump.  A cosmic ray shows in one CDS frame of its pixel; a noisy pixel's
+    own sigma keeps its noise in."""
+    n = d.shape[0]
+    if n < MIN_JUMP_FRAMES:
+        return None
+    dev = np.empty_like(d)
+    for a in layout.amps():
+        block = d[:, :, a.x0:a.x1]
+        for k in range(n):
+            sample = block[k].reshape(-1)[:: max(1, block[k].size // 20_000)]
+            dev[k, :, a.x0:a.x1] = block[k] - np.float32(median_of(sample))
+    flat = dev.reshape(n, -1)
+    flat -= median_along0(flat)[None, :]
+    np.abs(flat, out=flat)
+    sig_pix = MAD_TO_SIGMA * median_along0(flat)
+    sub = flat[:, :: max(1, flat.shape[1] // 50_000)]
+    sig_all = float(MAD_TO_SIGMA * median_of(sub[np.isfinite(sub)])) if np.isfinite(sub).any() else 0.0
+    limit = np.float32(JUMP_SIGMA) * np.maximum(sig_pix, np.float32(sig_all))
+    with np.errstate(invalid="ignore"):
+        return (flat > limit[None, :]).reshape(d.shape)
 
 
 def _cds_frames(ramp: Ramp, it: int, ncds: int, diff_type: str, ny: int):

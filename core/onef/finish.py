@@ -24,6 +24,7 @@ from core.onef.params import (
     CLIP_SIGMA,
     FIT_MIN_CYCLES,
     HARMONIC_HALF_WIDTH,
+    JUMP_SIGMA,
     MAX_SLOPE_ERR,
     SAVGOL_ORDER,
     SAVGOL_WINDOW,
@@ -76,7 +77,8 @@ def full_spectra(acc: Accumulator) -> Spectra:
     # Full-resolution spectra, DN^2/Hz one-sided (wint = 2 except DC/Nyquist).
     P = dt * wint * acc.auto / acc.n_auto[:, None]
     Cp = dt * wint * acc.cross / acc.n_cross[:, None]
-    C = Cp.mean(axis=0)
+    # one output (a 1-output window): no pair, no correlated estimate; its 1/f is all "per output"
+    C = Cp.mean(axis=0) if len(acc.pairs) else np.zeros(acc.nf)
     V = (P * df).sum(axis=1)  # variance per output, = pixel-domain total (Parseval)
     V_pix = acc.sumsq / acc.n_auto
     C_int = float((C * df).sum())
@@ -95,8 +97,10 @@ def seen_weights(nout: int, pairs: list[tuple[int, int]]) -> np.ndarray:
     for i in range(nout):
         with_i = [j for j, pr in enumerate(pairs) if i in pr]
         without = [j for j, pr in enumerate(pairs) if i not in pr]
-        w_pair[i, with_i] = 2.0 / len(with_i)
-        w_pair[i, without] = -1.0 / len(without)
+        if with_i:
+            w_pair[i, with_i] = 2.0 / len(with_i)
+        if without:
+            w_pair[i, without] = -1.0 / len(without)
     return w_pair
 
 
@@ -160,10 +164,15 @@ def log_bins(acc: Accumulator, sp: Spectra, diff_type: str) -> Bins:
     Pf, n_f = binned(sp.P, keep_fit)
     Cf, _ = binned(sp.C, keep_fit)
     ff, _ = binned(freq, keep_fit)
-    pair_prod_b = np.mean([Pb[a] * Pb[b] for a, b in acc.pairs], axis=0)
-    pair_prod_f = np.mean([Pf[a] * Pf[b] for a, b in acc.pairs], axis=0)
+    if acc.pairs:
+        pair_prod_b = np.mean([Pb[a] * Pb[b] for a, b in acc.pairs], axis=0)
+        pair_prod_f = np.mean([Pf[a] * Pf[b] for a, b in acc.pairs], axis=0)
+    else:  # one output: no cross-spectrum, no error on it
+        pair_prod_b, pair_prod_f = np.full(nb, np.nan), np.full(len(Pf[0]), np.nan)
 
     def cross_err(pp, c, n):
+        if not acc.pairs:
+            return np.full(np.shape(c), np.nan)
         rho2 = np.clip(c ** 2 / np.where(pp > 0, pp, np.inf), 0, 1)
         neff = len(acc.pairs) / (1 + (len(acc.pairs) - 1) * rho2)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -238,7 +247,8 @@ def correlated_split(acc: Accumulator, sp: Spectra, bins: Bins, notes: list[str]
     nyq = sp.nyq
     w_pair = seen_weights(acc.nout, acc.pairs)
     Ci = w_pair @ sp.Cp  # replaced by C above the 1/f-white crossover, below
-    cfit = fit_power_law(bins.ff, bins.Cf, bins.Cf_err, with_white=False, nyquist=nyq)
+    cfit = (fit_power_law(bins.ff, bins.Cf, bins.Cf_err, with_white=False, nyquist=nyq) if acc.pairs
+            else fit_power_law(bins.ff, np.full_like(bins.ff, np.nan), bins.Cf_err, with_white=False, nyquist=nyq))
     f_cross = crossover(cfit, bins, acc.nout, nyq)
     Ci = np.where(sp.freq[None, :] < f_cross, Ci, sp.C[None, :])
     Ci_int = (Ci * sp.df).sum(axis=1)
@@ -344,7 +354,7 @@ def amp_rows(acc: Accumulator, sp: Spectra, split: Split, factor: float, V_after
     mean_white_var = float(np.mean(white_var))
     rows = []
     for a in acc.layout.amps():
-        k = a.output
+        k = acc.layout.channel_index(a)
         uf = split.ufits[k]
         u = sqrt_or_zero(unc_var[k])
         detected = u > 0.05 * sqrt_or_zero(white_var[k]) and uf["ok"] and uf["slope_err"] < MAX_SLOPE_ERR
@@ -430,8 +440,8 @@ def display_spectra(acc: Accumulator, bins: Bins, split: Split, P_after: np.ndar
     """The log-binned spectra and models of the result, per science amp (empty bins dropped)."""
     lay = acc.layout
     fb, cfit, ufits = bins.fb, split.cfit, split.ufits
-    order = [a.output for a in lay.amps()]  # science amp i -> output
-    amp_of_output = {a.output: a.index for a in lay.amps()}
+    order = [lay.channel_index(a) for a in lay.amps()]  # science amp i -> output (channel index)
+    amp_of_output = {lay.channel_index(a): a.index for a in lay.amps()}
     with np.errstate(invalid="ignore"):
         model_c = (power_law(fb, cfit["amp"], cfit["slope"]) if cfit["ok"]
                    else np.full_like(fb, np.nan))
@@ -465,9 +475,16 @@ def display_spectra(acc: Accumulator, bins: Bins, split: Split, P_after: np.ndar
 
 def closing_notes(acc: Accumulator, params: OneFParams, notes: list[str]) -> list[str]:
     """``notes`` with the clipped fraction (when above 0.1%) and the refpix_correct remark added."""
+    if acc.njumps:
+        notes.append(f"{acc.njumps} samples left out as jumps (cosmic rays, RTS switches: more than {JUMP_SIGMA:g} sigma "
+                     "from their pixel's median over the integration)")
     nclip_frac = acc.nclipped / max(1, acc.nsamples + acc.nclipped)
     if nclip_frac > 1e-3:
         notes.append(f"{100 * nclip_frac:.2f}% of samples clipped (> {CLIP_SIGMA:g} robust sigma)")
+    if not acc.pairs:
+        notes.append(f"{acc.layout.nx}x{acc.layout.ny} window read by one output: the correlated / per-output split "
+                     "compares the 4 outputs, so it cannot be made here. The spectrum (in read order), the white noise "
+                     "and this output's total 1/f (given as its per-output 1/f, with its fit) are measured.")
     if params.refpix_correct:
         notes.append("refpix_correct: per-output, per-parity mean of the top/bottom reference rows "
                      "subtracted per CDS frame (the per-output median removal already removes any "
@@ -492,7 +509,7 @@ def finish(acc: Accumulator, params: OneFParams, files: list[str], n_integration
     factor = float(np.mean(factors)) if factors else 1.0
     P_after, V_after = side_corrected_spectra(acc, sp)
     rows = amp_rows(acc, sp, split, factor, V_after)
-    order = [a.output for a in lay.amps()]  # science amp i -> output
+    order = [lay.channel_index(a) for a in lay.amps()]  # science amp i -> output (channel index)
     return OneFResult(
         detector=lay.detector,
         shape=(lay.ny, lay.nx),
@@ -505,7 +522,7 @@ def finish(acc: Accumulator, params: OneFParams, files: list[str], n_integration
         freq_resolution=float(sp.df),
         nyquist=float(sp.nyq),
         amps=rows,
-        correlated=split.correlated,
+        correlated=split.correlated if acc.pairs else float("nan"),  # one output: not measurable
         correlated_fit=correlated_fit_summary(split, sp),
         **display_spectra(acc, bins, split, P_after),
         check=check_summary(rows, sp, order),

@@ -28,6 +28,8 @@ def binned_mean(idx: np.ndarray, nb: int, y: np.ndarray, keep: np.ndarray | None
     ii = idx[sel]
     n = np.bincount(ii, minlength=nb).astype(np.float64)
     y2 = np.atleast_2d(y)
+    if y2.shape[0] == 0:  # no rows (no output pairs in a 1-output subarray)
+        return np.zeros((0, nb)), n
     out = np.stack([np.bincount(ii, weights=row[sel], minlength=nb) for row in y2])
     with np.errstate(invalid="ignore", divide="ignore"):
         out = out / n

@@ -23,6 +23,11 @@ MIN_SLOPE = 0.3  # per-output fits: a flatter 'power law' is degenerate with the
 MAX_BANDING_FRAMES = 256  # columns of the banding image (CDS frames, evenly sub-sampled)
 FFT_WORKERS = 2  # the 4 outputs' transforms split over both cores
 STRIPE_BUDGET = 64 * 2**20  # bytes of float32 per row stripe in the median pass
+# A CDS sample further than this many sigma from its pixel's median over the integration's stack is a
+# jump (cosmic ray, RTS switch) and is left out; sigma = the larger of the pixel's own robust sigma
+# and the stack's, so noisy pixels keep their noise.  7: a Gaussian sample goes past it once in 4e11.
+JUMP_SIGMA = 7.0
+MIN_JUMP_FRAMES = 3  # a pixel median over fewer CDS frames cannot tell which sample jumped
 
 
 @dataclass(frozen=True)

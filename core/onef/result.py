@@ -145,12 +145,13 @@ class OneFResult:
         import pandas as pd
 
         f = self.freq
+        columns = ["freq_hz", "amp_a", "amp_b", "output_a", "output_b", "re_cross_dn2_per_hz"]
         cross = pd.concat([
             pd.DataFrame({"freq_hz": f, "amp_a": i, "amp_b": j,
                           "output_a": self.amps[i]["output"], "output_b": self.amps[j]["output"],
                           "re_cross_dn2_per_hz": self.cross[p]})
             for p, (i, j) in enumerate(self.cross_pairs)
-        ], ignore_index=True)
+        ] or [pd.DataFrame(columns=columns)], ignore_index=True)  # one output: no pair
         cross["units"] = PSD_UNITS
         return cross
 
