@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -330,7 +331,7 @@ def test_progress_and_validation(onef_data, tmp_path):
     # A second detector in the set: named in the error.
     with pytest.raises(InputError, match="B1_nrcb1") as exc:
         analyze_onef([onef_data.path("A1"), onef_data.path("B1")])
-    assert exc.value.file == onef_data.path("B1").name
+    assert Path(exc.value.file).name == onef_data.path("B1").name  # the one validator names files by path
     # Too few groups for a per-pixel mean over at least 2 CDS frames.
     short = simulate_exposure(tmp_path / "short_uncal.fits", "NRCA1", ngroups=3, subarray="SUBGRISM64",
                               spec=NoiseSpec(), seed=1).path

@@ -500,3 +500,101 @@ def glob_paths(patterns) -> list[Path]:
                 seen.add(p)
                 out.append(p)
     return out
+
+
+# -- the header check every section runs on its inputs ------------------------------------------------
+@dataclass(frozen=True)
+class RampHeader:
+    """What a section needs to know of one input before reading pixels."""
+
+    path: Path
+    header: object  # the primary header (astropy Header)
+    shape: tuple[int, int, int, int]  # (nints, ngroups, ny, nx)
+    layout: object  # core.io.geometry.Layout
+
+    @property
+    def nints(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ngroups(self) -> int:
+        return self.shape[1]
+
+    @property
+    def nframes(self) -> int:
+        return int(self.header.get("NFRAMES") or 1)
+
+    @property
+    def groupgap(self) -> int:
+        return int(self.header.get("GROUPGAP") or 0)
+
+
+def read_ramp_header(path) -> RampHeader:
+    """Primary header, SCI shape and geometry of one ramp; :class:`InputError` naming the file when
+    it cannot be a ramp of this app (missing, not FITS, no 4-D SCI, a header that gives no layout,
+    SUBSIZE1/2 that disagree with the SCI frame)."""
+    from astropy.io import fits
+
+    from core.io.ramps import layout_from_header
+
+    path = Path(path)
+    name = path.name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+                header = hdul[0].header.copy()
+                sci = hdul["SCI"].header
+                naxis = int(sci.get("NAXIS", 0))
+                shape = tuple(int(sci[f"NAXIS{i}"]) for i in range(naxis, 0, -1))
+    except FileNotFoundError:
+        raise InputError(f"{name}: file not found", file=str(path)) from None
+    except KeyError:
+        raise InputError(f"{name}: has no SCI extension", file=str(path)) from None
+    except Exception as exc:  # astropy/OS errors on garbage, truncated or unreadable files
+        raise InputError(f"{name}: cannot be read as a NIRCam ramp ({type(exc).__name__}: {exc})",
+                         file=str(path)) from None
+    if len(shape) != 4:
+        raise InputError(f"{name}: SCI must be 4-D (nints, ngroups, ny, nx), not {len(shape)}-D", file=str(path))
+    header.setdefault("SUBSIZE1", shape[3])
+    header.setdefault("SUBSIZE2", shape[2])
+    try:
+        if "DETECTOR" not in header:
+            raise ValueError("no DETECTOR keyword")
+        layout = layout_from_header(header)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{name}: unusable header ({exc})", file=str(path)) from None
+    if (layout.ny, layout.nx) != shape[2:]:
+        raise InputError(f"{name}: SCI frames are {shape[2]}x{shape[3]} but SUBSIZE2/SUBSIZE1 say "
+                         f"{layout.ny}x{layout.nx}", file=str(path))
+    return RampHeader(path, header, shape, layout)
+
+
+def check_ramps(paths, min_groups: int = 2) -> list[RampHeader]:
+    """The one check of a section's inputs: every file a ramp (:func:`read_ramp_header`) with at least
+    ``min_groups`` groups, all of one detector and one frame (size, position, outputs) and one
+    readout pattern (NFRAMES, GROUPGAP).  :class:`InputError` naming the first file that is not."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no files to analyse")
+    out: list[RampHeader] = []
+    for p in paths:
+        r = read_ramp_header(p)
+        if r.ngroups < min_groups:
+            raise InputError(f"{p.name}: {r.ngroups} group(s); at least {min_groups} are needed", file=str(p))
+        if out:
+            first, lay, lay0 = out[0], r.layout, out[0].layout
+            if lay.detector != lay0.detector:
+                raise InputError(f"{p.name}: detector {lay.detector} differs from {lay0.detector} of "
+                                 f"{first.path.name}; analyse one detector at a time", file=str(p))
+            if lay != lay0:
+                raise InputError(
+                    f"{p.name}: frame {lay.nx}x{lay.ny} at ({lay.xstart},{lay.ystart}) with {lay.noutputs} "
+                    f"output(s) differs from {first.path.name} ({lay0.nx}x{lay0.ny} at ({lay0.xstart},"
+                    f"{lay0.ystart}), {lay0.noutputs} output(s)): the files have different frame shapes", file=str(p))
+            if (r.nframes, r.groupgap) != (first.nframes, first.groupgap):
+                raise InputError(f"{p.name}: {r.nframes} frame(s) per group and a gap of {r.groupgap}, but "
+                                 f"{first.path.name} has {first.nframes} and {first.groupgap}: analyse one readout "
+                                 "pattern at a time", file=str(p))
+        out.append(r)
+    return out

@@ -86,7 +86,8 @@ import numpy as np
 
 from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
-from core.io.ramps import Ramp, cds_frames, layout_from_header, n_cds, stripes
+from core.io.inventory import check_ramps
+from core.io.ramps import Ramp, cds_frames, n_cds, stripes
 from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
@@ -137,9 +138,6 @@ def analyze_onef(
     refrows = np.concatenate([bottom, top])
     if params.refpix_correct and refrows.size == 0:
         notes.append("refpix_correct: this subarray has no top/bottom reference rows; not applied")
-    if len({(i.nframes, i.groupgap) for i in infos}) > 1:
-        raise InputError("the files average different numbers of frames per group (NFRAMES/GROUPGAP): "
-                         "analyse one readout pattern at a time")
     if infos[0].nframes > 1:
         nf = infos[0].nframes
         notes.append(f"each group averages {nf} frames: the spectra are those of {nf}-frame averages read on "
@@ -195,46 +193,17 @@ class _FileInfo:
 
 
 def _inspect(paths: Sequence, params: OneFParams) -> list[_FileInfo]:
-    """Headers and shapes of every file; InputError naming the first unusable file."""
-    from astropy.io import fits
-
+    """Headers and shapes of every file (:func:`core.io.inventory.check_ramps`: one detector, frame
+    and readout pattern) and enough CDS frames in each; InputError naming the first unusable file."""
     infos: list[_FileInfo] = []
-    for p in paths:
-        path = Path(p)
-        name = path.name
-        try:
-            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-                header = hdul[0].header
-                shape = tuple(int(n) for n in hdul["SCI"].shape)
-                layout = layout_from_header(header)
-        except FileNotFoundError as exc:
-            raise InputError(f"{name}: file not found", file=name) from exc
-        except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
-            raise InputError(f"{name}: cannot be read as a NIRCam ramp ({exc})", file=name) from exc
-        if len(shape) != 4:
-            raise InputError(f"{name}: SCI must be 4-D (nints, ngroups, ny, nx), got {shape}", file=name)
-        nints, ngroups, ny, nx = shape
-        if (ny, nx) != (layout.ny, layout.nx):
-            raise InputError(
-                f"{name}: SCI frames are {ny}x{nx} but SUBSIZE2/SUBSIZE1 say {layout.ny}x{layout.nx}",
-                file=name)
-        nc = n_cds(ngroups, params.diff_type)
+    for r in check_ramps(paths):
+        nc = n_cds(r.ngroups, params.diff_type)
         if nc < 2:
             need = 3 if params.diff_type == "consecutive" else 4
             raise InputError(
-                f"{name}: {ngroups} groups give {nc} {params.diff_type} CDS frame(s); the per-pixel "
-                f"median needs at least 2 (NGROUPS >= {need})", file=name)
-        if infos:
-            ref = infos[0]
-            if layout.detector != ref.layout.detector:
-                raise InputError(f"{name}: detector {layout.detector}, but {ref.path.name} is "
-                                 f"{ref.layout.detector}; analyse one detector at a time", file=name)
-            if layout != ref.layout:
-                raise InputError(f"{name}: frame geometry {layout.ny}x{layout.nx} at "
-                                 f"({layout.xstart},{layout.ystart}) differs from {ref.path.name}",
-                                 file=name)
-        infos.append(_FileInfo(path, layout, nints, ngroups, nc, int(header.get("NFRAMES") or 1),
-                               int(header.get("GROUPGAP") or 0)))
+                f"{r.path.name}: {r.ngroups} groups give {nc} {params.diff_type} CDS frame(s); the per-pixel "
+                f"median needs at least 2 (NGROUPS >= {need})", file=str(r.path))
+        infos.append(_FileInfo(r.path, r.layout, r.nints, r.ngroups, nc, r.nframes, r.groupgap))
     return infos
 
 

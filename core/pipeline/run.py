@@ -60,7 +60,8 @@ def _stored(store, kind, paths, params, compute, res: GroupResult):
 def _message(where: str, e: BaseException) -> str:
     """One human line for a failed step: the file it concerns, and the problem; never a traceback."""
     if isinstance(e, (InputError, ParameterError)):
-        name, text = getattr(e, "file", None), str(e)
+        file, text = getattr(e, "file", None), str(e)
+        name = Path(file).name if file else None  # errors name files by path or by name
         return f"{where}: {name}: {text}" if name and name not in text else f"{where}: {text}"
     if isinstance(e, OSError):
         name = Path(e.filename).name if getattr(e, "filename", None) else "a file"

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
-from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, groupdq_names, layout_from_header, n_cds, stripe_rows_for, stripes
+from core.io.inventory import check_ramps
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, groupdq_names, n_cds, stripe_rows_for, stripes
 from core.readnoise.params import CrdsMeta, ReadnoiseParams, ReadnoiseResult
 from core.readnoise.reffiles import (
     ENGINE_REFFILES,
@@ -93,29 +94,16 @@ def make_readnoise_map(
     and notes about every guard that acted.  Raises :class:`InputError` / :class:`ParameterError`
     with a specific message when it cannot run.
     """
-    from astropy.io import fits
-
     params = params.validate()
     meta = (meta or CrdsMeta()).validate()
     progress = progress or (lambda f, m: None)
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no files to analyse")
-    try:
-        headers = {p.name: fits.getheader(p) for p in paths}
-        shapes = {p.name: fits.getheader(p, "SCI") for p in paths}
-    except OSError as e:  # vanished or unreadable since the inventory
-        name = Path(getattr(e, "filename", None) or "").name or "a file"
-        raise InputError(f"cannot read {name}: {e.strerror or e}", name) from None
-    shapes = {n: tuple(int(h[f"NAXIS{i}"]) for i in (4, 3, 2, 1)) for n, h in shapes.items()}
-    if len({s[2:] for s in shapes.values()}) > 1:
-        raise InputError("the files have different frame shapes: " +
-                         ", ".join(f"{n}: {s[2]}x{s[3]}" for n, s in shapes.items()))
-    dets = {str(h["DETECTOR"]).upper() for h in headers.values()}
-    if len(dets) > 1:
-        raise InputError(f"the files are of different detectors ({', '.join(sorted(dets))}); analyse one at a time")
-    h0 = headers[paths[0].name]
-    layout = layout_from_header(h0)
+    ramps = check_ramps(paths)  # one detector, one frame, one readout pattern; a bad file is named
+    shapes = {r.path.name: r.shape for r in ramps}
+    h0 = ramps[0].header
+    layout = ramps[0].layout
 
     notes = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

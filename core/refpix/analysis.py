@@ -63,11 +63,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from astropy.io import fits
-
 from core.errors import InputError
 from core.io.geometry import Layout
-from core.io.ramps import layout_from_header
+from core.io.inventory import check_ramps
 from core.refpix.assemble import assemble
 from core.refpix.params import RefPixParams
 from core.refpix.perfile import FileResult, process_file
@@ -76,49 +74,11 @@ from core.refpix.result import RefPixResult
 
 # -- input checks ---------------------------------------------------------------------------------
 def _check_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], Layout]:
-    paths = [Path(p) for p in paths]
-    if not paths:
+    """The files and their one layout (:func:`core.io.inventory.check_ramps`)."""
+    if not list(paths):
         raise InputError("no files given: choose at least one *_uncal.fits ramp")
-    ref = None
-    layout = None
-    for p in paths:
-        try:
-            hdr = fits.getheader(p, 0)
-            sci = fits.getheader(p, "SCI")
-        except FileNotFoundError as exc:
-            raise InputError(f"{p.name}: file not found", file=str(p)) from exc
-        except KeyError as exc:
-            raise InputError(f"{p.name}: has no SCI extension", file=str(p)) from exc
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{p.name}: not a readable FITS file ({exc})", file=str(p)) from exc
-        if int(sci.get("NAXIS", 0)) != 4:
-            raise InputError(f"{p.name}: SCI must be 4-D (nints, ngroups, ny, nx), "
-                             f"not {sci.get('NAXIS')}-D", file=str(p))
-        shape = tuple(int(sci[f"NAXIS{i}"]) for i in (4, 3, 2, 1))
-        h = hdr.copy()
-        h.setdefault("SUBSIZE1", shape[3])
-        h.setdefault("SUBSIZE2", shape[2])
-        try:
-            if "DETECTOR" not in h:
-                raise ValueError("no DETECTOR keyword")
-            lay = layout_from_header(h)
-        except (ValueError, KeyError) as exc:
-            raise InputError(f"{p.name}: unusable header ({exc})", file=str(p)) from exc
-        if (lay.ny, lay.nx) != shape[2:]:
-            raise InputError(f"{p.name}: SUBSIZE1/2 ({lay.nx}x{lay.ny}) do not match the SCI frame "
-                             f"shape ({shape[3]}x{shape[2]})", file=str(p))
-        key = (lay.detector, lay.ny, lay.nx, lay.xstart, lay.ystart, lay.noutputs)
-        if ref is None:
-            ref, layout, first = key, lay, p.name
-        elif lay.detector != ref[0]:
-            raise InputError(f"{p.name}: detector {lay.detector} differs from {ref[0]} of {first}; "
-                             "analyse one detector at a time", file=str(p))
-        elif key != ref:
-            raise InputError(
-                f"{p.name}: frame {lay.nx}x{lay.ny} at ({lay.xstart},{lay.ystart}) with "
-                f"{lay.noutputs} outputs differs from {first} ({ref[2]}x{ref[1]} at "
-                f"({ref[3]},{ref[4]}), {ref[5]} outputs); all files must have one shape", file=str(p))
-    return paths, layout
+    ramps = check_ramps(paths, min_groups=1)  # one group: nothing measurable, said per amp (None)
+    return [r.path for r in ramps], ramps[0].layout
 
 
 # -- analysis -------------------------------------------------------------------------------------

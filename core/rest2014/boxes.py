@@ -55,6 +55,7 @@ import numpy as np
 
 from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
+from core.io.inventory import check_ramps
 from core.io.ramps import Ramp, stripe_rows_for
 from core.rest2014 import kernel as boxclip
 from core.rest2014.grid import BoxGrid, band_used, box_grid
@@ -322,37 +323,11 @@ def _reference_means(ramp: Ramp, layout: Layout) -> np.ndarray:
 
 
 def _check_files(paths) -> tuple[Layout, list[Path]]:
-    paths = [Path(p) for p in paths]
-    if not paths:
+    """The one layout and the files (:func:`core.io.inventory.check_ramps`: at least 2 groups)."""
+    if not list(paths):
         raise InputError("no files given")
-    first = None
-    for p in paths:
-        try:
-            with Ramp(p) as r:
-                lay, shape = r.layout, r.shape
-        except InputError:
-            raise
-        except Exception as exc:  # unreadable, not a ramp, missing keywords
-            raise InputError(f"{p.name}: cannot be read as a dark ramp ({exc})", file=str(p)) from None
-        if len(shape) != 4 or shape[2:] != (lay.ny, lay.nx):
-            raise InputError(f"{p.name}: SCI shape {shape} does not match SUBSIZE "
-                             f"{lay.nx} x {lay.ny}", file=str(p))
-        if shape[1] < 2:
-            raise InputError(f"{p.name}: {shape[1]} group(s); group differences need at least 2",
-                             file=str(p))
-        if first is None:
-            first = (p, lay)
-            continue
-        p0, lay0 = first
-        if lay.detector != lay0.detector:
-            raise InputError(f"{p.name}: detector {lay.detector} differs from {lay0.detector} of "
-                             f"{p0.name}; analyse one detector at a time", file=str(p))
-        if (lay.nx, lay.ny, lay.xstart, lay.ystart, lay.noutputs) != (
-                lay0.nx, lay0.ny, lay0.xstart, lay0.ystart, lay0.noutputs):
-            raise InputError(f"{p.name}: frame {lay.nx} x {lay.ny} at ({lay.xstart}, {lay.ystart}) "
-                             f"differs from {lay0.nx} x {lay0.ny} at ({lay0.xstart}, {lay0.ystart}) "
-                             f"of {p0.name}", file=str(p))
-    return first[1], paths
+    ramps = check_ramps(paths, min_groups=2)
+    return ramps[0].layout, [r.path for r in ramps]
 
 
 def _fill_empty(values: np.ndarray, grid: BoxGrid) -> np.ndarray:
