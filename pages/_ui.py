@@ -209,8 +209,9 @@ def _remember(key, result):
 
 
 def latest_results(paths) -> dict:
-    """The most recently used result of each kind for exactly these files in this server process,
-    whatever its parameters (the report shows what was computed)."""
+    """The latest result of each kind for exactly these files, whatever its parameters (the report
+    shows what was computed): the most recently used in this server process, else the newest in the
+    on-disk result store -- so results survive a restart, and the CLI's (same store) are found."""
     store, lock = _results_store()
     ids = file_ids(paths)
     found = {}
@@ -218,6 +219,12 @@ def latest_results(paths) -> dict:
         for (kind, kids, _), result in reversed(store.items()):
             if kids == ids and kind not in found:
                 found[kind] = result
+    disk = ResultStore()
+    for entry in disk.for_files(ids):  # newest first
+        if entry["kind"] not in found:
+            result = disk.load(entry["key"])
+            if result is not None:
+                found[entry["kind"]] = result
     return found
 
 

@@ -31,7 +31,8 @@ from tests.conftest import ROOT
 
 # Only the sections this file is about: a section added later must not change these tests.
 OPTS = AnalysisOptions(sections=("onef", "refpix"))
-SECTION_TITLES = ["Parameters", "Provenance", "Overview", "Readnoise", "1/f noise", "Reference pixels"]
+# "Errors": the report is given a rejected file (junk_uncal.fits), so it has an errors section
+SECTION_TITLES = ["Parameters", "Errors", "Provenance", "Overview", "Readnoise", "1/f noise", "Reference pixels"]
 KEYS = ["NRCA1_SUBGRISM256", "NRCB1_SUBGRISM256"]
 
 
@@ -287,3 +288,22 @@ def test_cli_report_from_run_yaml(sim, tmp_path):
     files, opts = load_run_config(out / "run.yaml", data_root=root)  # the run it wrote reproduces itself
     assert files == a1 and opts.readnoise.clipping_sigma == 2.5 and opts.sections == OPTS.sections
     assert set(zipfile.ZipFile(out / "bundle.zip").namelist()) >= {"report.html", "report.pdf", "summary.json"}
+
+
+def test_parameters_per_result_and_no_row_for_unrequested_sections(results, sim):
+    """Two detectors whose readnoise was made with different parameters: each row states its own; the
+    Rest 2014 section, not requested, gets no row; without errors there is no Errors section."""
+    from dataclasses import replace
+
+    from core.readnoise import ReadnoiseParams
+
+    mixed = [replace(results[0], readnoise=replace(results[0].readnoise, params=ReadnoiseParams(mode="unbiased"))),
+             results[1]]
+    rep = build_report(mixed, OPTS, data_root=sim[0])
+    params = next(s for s in rep.sections if s.title == "Parameters")
+    rn_table = next(bl for bl in params.blocks if bl.kind == "table" and "Readnoise parameters" in bl.text)
+    modes = dict(zip(rn_table.table["detector"], rn_table.table["mode"]))
+    assert modes == {KEYS[0]: "unbiased", KEYS[1]: "compatible"}
+    assert any(bl.kind == "warn" and "different parameters" in bl.text for bl in params.blocks)
+    assert "Readnoise (Rest et al. 2014)" not in rep.html and "not requested" not in rep.html
+    assert "Errors" not in rep.section_titles

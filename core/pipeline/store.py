@@ -56,6 +56,16 @@ def result_key(kind: str, files: tuple[FileId, ...], params) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _is_key(key) -> bool:
+    return isinstance(key, str) and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
+
+
+def _detector_of(label: str) -> str:
+    """The detector group named in a label such as 'readnoise NRCA1_SUBGRISM256' or 'Readnoise of NRCB1'."""
+    words = (label or "").split()
+    return next((w for w in reversed(words) if w.startswith("NRC")), "")
+
+
 class ResultStore:
     def __init__(self, root: Path | None = None):
         self.root = Path(root or default_root())
@@ -89,7 +99,9 @@ class ResultStore:
                 os.fsync(f.fileno())
             meta = {"key": key, "kind": kind, "label": label, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "version": __version__, "files": [Path(f.path).name for f in files],
-                    "params": _params_repr(params)}
+                    "file_ids": [[f.path, f.size, f.mtime_ns] for f in files],
+                    "detector": str(getattr(result, "detector", "") or _detector_of(label)),
+                    "folders": sorted({str(Path(f.path).parent) for f in files}), "params": _params_repr(params)}
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
             try:
                 os.rename(tmp, final)  # atomic; fails if another session stored it first
@@ -113,8 +125,23 @@ class ResultStore:
                 continue
         return sorted(out, key=lambda m: m.get("created", ""), reverse=True)
 
+    def for_files(self, files) -> list[dict]:
+        """Entries computed from exactly these files (same identities, any order), newest first."""
+        want = sorted([f.path, f.size, f.mtime_ns] for f in files)
+        return [m for m in self.entries() if sorted(m.get("file_ids") or []) == want]
+
+    def load(self, key: str):
+        """The stored result of entry ``key`` (None if it is gone or unreadable)."""
+        if not _is_key(key):
+            return None
+        try:
+            with open(self._dir(key) / "result.pkl", "rb") as f:
+                return pickle.load(f)
+        except Exception:  # gone, or outdated: the caller computes instead
+            return None
+
     def delete(self, key: str) -> bool:
-        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        if not _is_key(key):
             return False  # only ever a key we made: never a path from the browser
         d = self._dir(key)
         if d.is_dir():

@@ -22,7 +22,8 @@ table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}caption{text-ali
 padding:4px 0;color:#33415c}th,td{border:1px solid #d5dae3;padding:3px 7px;vertical-align:top}
 th{background:#eef2f8;text-align:left}td{white-space:nowrap}td.wrap{white-space:normal;min-width:260px}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#fafbfd}.tablewrap{overflow-x:auto}
-td.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px}
+td.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;white-space:normal;
+word-break:break-all;max-width:24em}
 .metrics{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0 12px}.metric{border:1px solid #d5dae3;border-radius:6px;
 padding:6px 12px;background:#fbfcfe}.metric .l{display:block;font-size:12px;color:#5a6475}.metric .v{font-size:18px;
 font-weight:600}

@@ -25,40 +25,86 @@ from core.stats import json_safe
 MAX_ROWS_HTML = 40  # long tables (noisy / unstable pixels) are cut; the CSVs in the bundle have all rows
 
 
-def _parameters_section(b: Builder, opts: AnalysisOptions, computed: set[str]) -> None:
+READNOISE_COLUMNS = {  # readnoise parameter -> column title (meanings in the caption)
+    "engine": "engine", "mode": "mode", "method": "method", "group_diff_type": "differences",
+    "clipping_sigma": "clip σ", "max_clipping_iters": "max iterations", "slice_width": "slice width",
+    "single_value": "single value", "nproc": "nproc"}
+
+
+def _readnoise_parameter_rows(results: Sequence[GroupResult]) -> list[dict]:
+    """One row per detector group: the parameters of *its* readnoise result, its readout and DQ use."""
+    rows = []
+    for res in results:
+        rn = res.readnoise
+        if rn is None:
+            continue
+        f0 = res.group.files[0]
+        dq = getattr(rn, "dq", None)
+        rows.append({"detector": res.group.key,
+                     **{title: getattr(rn.params, k) for k, title in READNOISE_COLUMNS.items()},
+                     "readout": f"{f0.readpatt} (NFRAMES {f0.nframes or 1}, GROUPGAP {f0.groupgap or 0})",
+                     "processing": f0.processing,
+                     "DQ flags": "none in the files" if not dq else ("used" if dq.get("used") else "not used")})
+    return rows
+
+
+def _section_parameter_rows(results: Sequence[GroupResult], opts: AnalysisOptions) -> list[tuple]:
+    """One row per (detector group, requested section): the parameters of its result (or of the
+    request where it failed), and its state; sections not requested get no row."""
+    eff = section_params_effective(opts)
+    rows = []
+    for res in results:
+        for sdef in SECTIONS:
+            if sdef.name not in opts.sections:
+                continue
+            result = res.sections.get(sdef.name)
+            failed = any(e.startswith(sdef.name) for e in res.errors)
+            if result is None and not failed:
+                continue  # not computed for this group (the report shows what was computed)
+            p = getattr(result, "params", None) or eff.get(sdef.name)
+            rows.append((res.group.key, SECTION_TITLES.get(sdef.name, sdef.name),
+                         "computed" if result is not None else "failed: see Errors",
+                         ", ".join(f"{k}={v}" for k, v in asdict(p).items()) if p is not None else ""))
+    return rows
+
+
+def _parameters_section(b: Builder, opts: AnalysisOptions, results: Sequence[GroupResult]) -> None:
+    """The parameters of every result, per detector group: results made with different parameters
+    are shown as such, never under one table of one run's parameters."""
     s = b.section("parameters")
     s.blocks.append(Block("p", text=UNITS_NOTE))
-    rn = opts.readnoise
-    rows = [("engine", rn.engine, "reffiles = jwst_reffiles make_readnoise; native = one streaming pass"),
-            ("mode", rn.mode, "native engine: compatible (= jwst_reffiles) or unbiased"),
-            ("method", rn.method, "stack: one clipped std over all CDS frames; ramp: per file, then mean"),
-            ("group differences", rn.group_diff_type, "independent: G1−G0, G3−G2…; consecutive: every pair"),
-            ("clipping sigma", rn.clipping_sigma, "σ"),
-            ("max clipping iterations", rn.max_clipping_iters, ""),
-            ("slice width", rn.slice_width, "columns per jwst_reffiles slice"),
-            ("single value", rn.single_value, "replace the map by one clipped value"),
-            ("nproc", rn.nproc, "processes")]
-    s.blocks.append(table_block(pd.DataFrame(rows, columns=["readnoise parameter", "value", "meaning"]).astype(str),
-                           "Readnoise parameters"))
+    rn_rows = _readnoise_parameter_rows(results)
+    if rn_rows:
+        s.blocks.append(table_block(pd.DataFrame(rn_rows).astype(str), "Readnoise parameters of each result"))
+        s.blocks.append(Block("p", text=(
+            "engine: reffiles = jwst_reffiles make_readnoise, native = one streaming pass; mode: compatible "
+            "(= jwst_reffiles' clipped ddof=0 std, biased low) or unbiased; method: stack = one clipped std over "
+            "all CDS frames, ramp = per file, then the mean; differences: independent G1−G0, G3−G2…, consecutive "
+            "every pair; slice width and nproc: jwst_reffiles only.")))
+        if len({tuple((k, v) for k, v in row.items() if k != "detector") for row in rn_rows}) > 1:
+            s.blocks.append(Block("warn", text="The readnoise results of this report were made with different "
+                                               "parameters: compare them with care."))
     c = opts.crds
     s.blocks.append(table_block(pd.DataFrame([("AUTHOR", c.author), ("PEDIGREE", c.pedigree), ("USEAFTER", c.useafter),
                                          ("DESCRIP", c.description), ("HISTORY", c.history or "")],
                                         columns=["CRDS header field", "value"]),
                            "Header fields of the READNOISE reference files in the bundle"))
-    sec_rows = []
-    eff = section_params_effective(opts)
-    for sdef in SECTIONS:
-        if sdef.name not in opts.sections:
-            state = "not requested"
-        else:
-            state = "computed" if sdef.name in computed else "requested (no result: see errors)"
-        p = eff.get(sdef.name)
-        sec_rows.append((SECTION_TITLES.get(sdef.name, sdef.name), state,
-                         ", ".join(f"{k}={v}" for k, v in asdict(p).items()) if p is not None else ""))
-    s.blocks.append(table_block(pd.DataFrame(sec_rows, columns=["section", "state", "parameters"]),
-                           "Sections besides readnoise"))
+    sec_rows = _section_parameter_rows(results, opts)
+    if sec_rows:
+        s.blocks.append(table_block(pd.DataFrame(sec_rows, columns=["detector", "section", "state", "parameters"]),
+                                    "Sections besides readnoise: the parameters of each result"))
     s.blocks.append(Block("p", text="Reference readnoise file for comparison: "
                           + (str(opts.reference) if opts.reference else "none") + "."))
+
+
+def _errors_section(b: Builder, results: Sequence[GroupResult], rejected: list[dict]) -> None:
+    """Every error of the analysis in one place (the sections repeat their own)."""
+    rows = [(res.group.key, e) for res in results for e in res.errors]
+    rows += [(r.get("file", ""), f"not analysed: {r.get('reason', '')}") for r in rejected]
+    if not rows:
+        return
+    s = b.section("errors")
+    s.blocks.append(table_block(pd.DataFrame(rows, columns=["detector or file", "error"]), "Errors"))
 
 
 def _provenance_section(b: Builder, files: pd.DataFrame, versions: dict, created: str,
@@ -334,8 +380,8 @@ def add_sections(b: Builder, results: Sequence[GroupResult], opts: AnalysisOptio
                  versions: dict, created: str, rejected: list[dict]) -> None:
     """Every section of the report, in order: parameters, provenance, overview, readnoise (if it was
     computed or failed), then each requested section that has a result or an error."""
-    computed = {n for r in results for n in r.sections}
-    _parameters_section(b, opts, computed)
+    _parameters_section(b, opts, results)
+    _errors_section(b, results, rejected)
     _provenance_section(b, files, versions, created, rejected)
     _overview_section(b, results)
     if any(r.readnoise is not None or any(e.startswith("readnoise") for e in r.errors) for r in results):

@@ -7,6 +7,7 @@ SECTION_TITLES = {
     "parameters": "Parameters",
     "provenance": "Provenance",
     "overview": "Overview",
+    "errors": "Errors",
     **{s.name: s.title for s in ALL_SECTIONS},
 }
 
