@@ -52,15 +52,27 @@ def group_rows(g, compute: bool, label: str | None = None):
     return overview_rows(label or g.key, got.get(READNOISE.name), got.get(ONEF.name), got.get(REFPIX.name), start), got
 
 
-missing = [(g.key, k) for g in groups for k in kinds if ui.peek_cached(KINDS[k][0], g.paths, KINDS[k][1]) is None]
-compute = False
+missing = [(g, k) for g in groups for k in kinds if ui.peek_cached(KINDS[k][0], g.paths, KINDS[k][1]) is None]
+running = bool(st.session_state.get("ov_running")) and bool(missing)
 if missing:
     st.write(f"{len(missing)} computation(s) to run for {len(groups)} detector group(s): "
-             + ", ".join(f"{k} of {key}" for key, k in missing[:8]) + ("…" if len(missing) > 8 else ""))
-    compute = st.button("Compute all", type="primary", key="ov_run")
-current = pd.concat([group_rows(g, compute)[0] for g in groups], ignore_index=True)
-if compute:
-    st.rerun()  # redraw without the button and the finished progress boxes
+             + ", ".join(f"{k} of {g.key}" for g, k in missing[:8]) + ("…" if len(missing) > 8 else ""))
+    st.button("Compute all", type="primary", key="ov_run", disabled=running,
+              on_click=lambda: st.session_state.update(ov_running=True))
+if running:
+    overall = st.progress(0.0, text=f"0 of {len(missing)} done")
+    failed = []
+    for i, (g, kind) in enumerate(missing):
+        overall.progress(i / len(missing), text=f"{i + 1} of {len(missing)}: {kind} of {g.key}")
+        spec, kparams = KINDS[kind]
+        if ui.cached_run(spec, g.paths, kparams, f"{kind} of {g.key}") is None:
+            failed.append(f"{kind} of {g.key}")
+    overall.progress(1.0, text=f"{len(missing)} of {len(missing)} done")
+    st.session_state["ov_running"] = False
+    if not failed:
+        st.rerun()  # redraw without the button and the finished progress boxes
+    st.error(f"{len(failed)} of {len(missing)} computation(s) failed (messages above): {', '.join(failed)}")
+current = pd.concat([group_rows(g, False)[0] for g in groups], ignore_index=True)
 if current.empty:
     st.stop()
 

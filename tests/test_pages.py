@@ -144,12 +144,18 @@ def test_store_page_lists_and_deletes(app, demo_like_root, results_dir):
     at = app
     at.switch_page("pages/store.py").run()
     assert not at.exception
-    assert "test entry" in set(at.dataframe[0].value["what"])
-    choice = [o for o in at.multiselect(key="store_delete_choice").options if "test entry" in o]
-    at.multiselect(key="store_delete_choice").set_value(choice).run()
+    table = at.dataframe[0].value
+    assert "test entry" in set(table["what"])
+    assert {"date", "detector", "kind", "folder", "parameters", "size (MB)"} <= set(table.columns)
+    # delete by a column: the entries of these parameters
+    choice = [o for o in at.multiselect(key="store_f_params").options if "slice_width=7" in o]
+    at.multiselect(key="store_f_params").set_value(choice).run()
+    assert set(at.dataframe[0].value["what"]) == {"test entry"}
+    n_before = len(ResultStore().entries())
     at.button(key="store_delete").click().run()
     assert not at.exception
     assert ResultStore().get("readnoise", (FileId.of(f),), ReadnoiseParams(slice_width=7)) is None
+    assert len(ResultStore().entries()) == n_before - 1  # only the entries shown
 
 
 def test_readnoise_page_box_method_and_electrons(app, demo_like_root):
