@@ -225,6 +225,8 @@ def latest_results(paths) -> dict:
             result = disk.load(entry["key"])
             if result is not None:
                 found[entry["kind"]] = result
+                if getattr(result, "params", None) is not None:  # the same object next time (stable ids)
+                    _remember((entry["kind"], ids, result.params), result)
     return found
 
 

@@ -54,6 +54,14 @@ m1.metric("Median CDS noise (active)", f"{overall:.2f} {unit}")
 m2.metric("Per-read noise (CDS/√2)", f"{overall / np.sqrt(2):.2f} {unit}")
 m3.metric("Files", len(result.files))
 m4.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
+n1, n2, n3, _ = st.columns(4)
+n1.metric("Samples per pixel", result.samples_per_pixel or "n/a",
+          help="CDS differences per pixel: all files' (stack) or one file's (ramp, the fewest)")
+n2.metric("Estimator", "unbiased" if params.mode == "unbiased" else "compatible (jwst_reffiles)")
+if params.mode != "unbiased" and np.isfinite(result.bias_factor):
+    n3.metric("Unbiased estimate (median ÷ bias)", f"{overall / result.bias_factor:.2f} {unit}",
+              help=f"The compatible estimator's per-amp medians are x{result.bias_factor:.3f} of the true CDS noise at "
+                   f"{result.samples_per_pixel} samples per pixel (Monte Carlo with the same clipping).")
 for warning in result.warnings:
     st.error(warning)
 for note in result.notes:

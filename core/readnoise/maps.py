@@ -158,12 +158,15 @@ def make_readnoise_map(
                                      "SUBSIZE2", "FASTAXIS", "SLOWAXIS", "NGROUPS", "NINTS", "NFRAMES", "GROUPGAP",
                                      "TFRAME", "TGROUP")}
     if int(h0.get("NFRAMES") or 1) > 1:
-        notes.append(f"{h0.get('READPATT')}: each group averages {int(h0['NFRAMES'])} frames, so this is the noise of a "
-                     f"difference of {int(h0['NFRAMES'])}-frame groups; its white part is the per-frame white noise x "
-                     f"sqrt(1/{int(h0['NFRAMES'])}) (x sqrt({int(h0['NFRAMES'])}) for the per-frame equivalent). 1/f "
-                     "noise slower than a group does not average down that way.")
+        nf = int(h0["NFRAMES"])
+        notes.append(f"{h0.get('READPATT')}: each group averages {nf} frames, so this is the noise of a difference of "
+                     f"{nf}-frame groups; its white part is sqrt(2/{nf}) x the per-frame white noise per read (x "
+                     f"sqrt({nf}) gives the per-frame CDS equivalent). 1/f noise slower than a group does not average "
+                     "down that way.")
+    per_file = [s[0] * n_cds(s[1], params.group_diff_type) for s in shapes.values()]
+    samples = sum(per_file) if params.method == "stack" else min(per_file)
     return ReadnoiseResult(layout.detector, layout, cds_map, [p.name for p in paths], params,
-                           header, notes, engine=engine, model_bytes=model_bytes, dq=dq)
+                           header, notes, engine=engine, model_bytes=model_bytes, dq=dq, samples_per_pixel=samples)
 
 
 def _files_with_dq(paths) -> list[str]:

@@ -106,6 +106,19 @@ class ReadnoiseResult:
     # Data-quality use: None for files without DQ arrays, else {"used": bool, ...} (per-amp counts of
     # the samples left out when the native engine used them; the files jwst_reffiles ignored them in)
     dq: dict | None = None
+    samples_per_pixel: int = 0  # CDS differences per pixel (stack: all files; ramp: per file, the fewest)
+
+    @functools.cached_property
+    def bias_factor(self) -> float:
+        """Expected per-amp median of the compatible (jwst_reffiles) estimator over the true CDS noise
+        for this many samples per pixel (0.913 for 10): what the unbiased mode divides out."""
+        from core.readnoise.stats import expected_clipped_std_factor
+
+        n = int(self.samples_per_pixel)
+        if n < 2:
+            return float("nan")
+        return expected_clipped_std_factor(n, self.params.clipping_sigma, self.params.max_clipping_iters,
+                                           statistic="median")
 
     @functools.cached_property
     def amp_table(self) -> pd.DataFrame:
@@ -136,6 +149,10 @@ class ReadnoiseResult:
             "params": self.params.as_dict(),
             "notes": list(self.notes),
             "warnings": list(self.warnings),
+            "samples_per_pixel": int(self.samples_per_pixel),
+            "estimator": ("unbiased: clipped ddof=0 std divided by its expected bias" if self.params.mode == "unbiased"
+                          else f"compatible: jwst_reffiles' clipped ddof=0 std (per-amp medians biased low by about "
+                               f"x{self.bias_factor:.3f} at {self.samples_per_pixel} samples per pixel)"),
             "dq": self.dq,
             "amps": [
                 {k: finite_or_none(r[k]) for k in ("x0", "x1", "output", "median", "clipped_mean", "clipped_std",
