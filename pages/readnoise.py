@@ -57,7 +57,8 @@ m4.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
 n1, n2, n3, _ = st.columns(4)
 n1.metric("Samples per pixel", result.samples_per_pixel or "n/a",
           help="CDS differences per pixel: all files' (stack) or one file's (ramp, the fewest)")
-n2.metric("Estimator", "unbiased" if params.mode == "unbiased" else "compatible (jwst_reffiles)")
+n2.metric("Estimator", params.mode, help="compatible: jwst_reffiles' clipped ddof=0 std (biased low); unbiased: "
+          "that std divided by its expected bias for the samples per pixel")
 if params.mode != "unbiased" and np.isfinite(result.bias_factor):
     n3.metric("Unbiased estimate (median ÷ bias)", f"{overall / result.bias_factor:.2f} {unit}",
               help=f"The compatible estimator's per-amp medians are x{result.bias_factor:.3f} of the true CDS noise at "

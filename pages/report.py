@@ -52,7 +52,8 @@ fingerprint = hashlib.sha256(repr((title, [(r.group.key, id(r.readnoise), sorted
 
 report = st.session_state.get("report")
 if report is None or st.session_state.get("report_key") != fingerprint:
-    with st.status("Building the HTML report", expanded=False) as status:
+    box = st.empty()  # the progress box goes once the report is there
+    with box.status("Building the HTML report", expanded=False) as status:
         try:
             report = build_report(results, opts, [{"file": f.name, "reason": f.reason} for f in rejected],
                                   title=title, data_root=ui.root_or_stop())
@@ -60,6 +61,7 @@ if report is None or st.session_state.get("report_key") != fingerprint:
             status.update(label="Building the HTML report: failed", state="error", expanded=True)
             st.error(f"The report could not be built: {type(e).__name__}: {e}")
             st.stop()
+    box.empty()
     st.session_state["report"], st.session_state["report_key"] = report, fingerprint
     st.session_state.pop("report_pdf", None)
     st.session_state.pop("report_zip", None)

@@ -1,8 +1,12 @@
 """Stored results: what the result store holds, and deleting entries by any of their columns."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
+from core.errors import InputError
+from core.io.inventory import data_root
 from core.pipeline.store import ResultStore
 
 st.title("Stored results")
@@ -16,6 +20,14 @@ if not entries:
     st.stop()
 
 
+def _shown_folder(folder: str) -> str:
+    """A folder under the data root as the Data page shows it; any other one as it is."""
+    try:
+        return str(Path(folder).relative_to(data_root())) or "."
+    except (ValueError, InputError):
+        return folder
+
+
 def _params(p) -> str:
     if not isinstance(p, dict):
         return str(p)
@@ -25,7 +37,7 @@ def _params(p) -> str:
 table = pd.DataFrame([{
     "date": e.get("created", ""), "what": e.get("label") or e["kind"], "detector": e.get("detector") or "?",
     "kind": e["kind"],
-    "folder": ", ".join(e.get("folders") or []) or "?", "files": len(e.get("files", [])),
+    "folder": ", ".join(_shown_folder(f) for f in e.get("folders") or []) or "?", "files": len(e.get("files", [])),
     "parameters": _params(e.get("params")), "size (MB)": e["size_mb"], "version": e.get("version", ""),
     "key": e["key"]} for e in entries])
 

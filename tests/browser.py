@@ -117,7 +117,8 @@ if __name__ == "__main__" and sys.argv[1:2] == ["screenshot"]:
     data_root, out = Path(sys.argv[2]), Path(sys.argv[3])
     pages = sys.argv[4:] or ["Data", "Readnoise"]
     out.mkdir(parents=True, exist_ok=True)
-    with running_app(data_root) as url, chromium() as ctx:
+    with running_app(data_root, env={k: v for k, v in os.environ.items() if k == "DARKS_RESULTS_DIR"}) as url, \
+            chromium((1500, 2400)) as ctx:
         page = ctx.new_page()
         page.goto(url)
         wait_idle(page)
@@ -128,6 +129,8 @@ if __name__ == "__main__" and sys.argv[1:2] == ["screenshot"]:
             btn = page.get_by_role("button", name="Compute")
             if btn.count():
                 btn.first.click()
+                wait_idle(page, 300_000)
+                page.wait_for_timeout(1500)  # the page reruns once the result is there: draw that
                 wait_idle(page, 300_000)
             page.screenshot(path=str(out / f"{title.replace(' ', '_').replace('/', '')}.png"), full_page=True)
             print("saved", title)
