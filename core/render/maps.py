@@ -104,9 +104,12 @@ def histogram_chart(hist: pd.DataFrame, x_title: str, title: str = "") -> alt.Ch
     """Per-amp step histograms (one panel per amp), one colour per map when several are overlaid."""
     hist = hist.assign(bin_mid=0.5 * (hist["bin_start"] + hist["bin_end"]))
     color = alt.Color("map:N", title=None) if hist["map"].nunique() > 1 else alt.value("#4c78a8")
+    top = float(hist["count"].max()) if len(hist) else 1.0
+    ticks = [0] + [10**k for k in range(0, int(np.log10(max(top, 1.0))) + 1)]  # every decade labelled
     base = alt.Chart(hist).mark_line(interpolate="step-after").encode(
-        x=alt.X("bin_mid:Q", title=x_title),
-        y=alt.Y("count:Q", title="pixels per bin", scale=alt.Scale(type="symlog")),
+        x=alt.X("bin_mid:Q", title=x_title, scale=alt.Scale(zero=False, nice=False)),
+        y=alt.Y("count:Q", title="pixels per bin (symlog)", scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(values=ticks, format="~s")),
         color=color,
         tooltip=["map", "amp", alt.Tooltip("bin_start:Q", format=".2f"), alt.Tooltip("bin_end:Q", format=".2f"), "count"],
     ).properties(width=200, height=150)

@@ -43,7 +43,12 @@ def spectra_frame(result) -> pd.DataFrame:
         for name, kind, y in series:
             parts.append(pd.DataFrame({"freq": f, "psd": y, "series": name, "kind": kind, "amp": lab,
                                        "amp_index": a["amp"]}))
-    return _positive(pd.concat(parts, ignore_index=True))
+    df = _positive(pd.concat(parts, ignore_index=True))
+    # A fit of (near) zero amplitude would stretch the log axis down to 1e-35 and squash the data:
+    # models are drawn only down to a thousandth of the smallest measured value.
+    measured = df[df["kind"] == "measured"]["psd"]
+    floor = 1e-3 * float(measured.min()) if len(measured) else 0.0
+    return df[(df["kind"] == "measured") | (df["psd"] >= floor)]
 
 
 def spectra_chart(result, columns: int = 2, width: int = 320, height: int = 220):
