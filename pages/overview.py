@@ -27,6 +27,8 @@ st.sidebar.subheader("Overview")
 with_onef = st.sidebar.checkbox("Include 1/f split", value=True, key="ov_onef")
 with_refpix = st.sidebar.checkbox("Include reference pixels", value=True, key="ov_refpix")
 threshold = st.sidebar.number_input("Flag deviations beyond (%)", 1.0, 500.0, 10.0, 1.0, key="ov_threshold")
+color_range = st.sidebar.number_input("Colour range ± (%)", 1.0, 1000.0, max(2 * threshold, 5.0), 1.0, key="ov_crange",
+                                      help="Deviations beyond this saturate the colour scale.")
 if not groups:
     ui.group_picker(groups)
     st.stop()
@@ -125,7 +127,7 @@ st.caption("Readnoise: " + ("the unbiased estimate" if params.mode == "unbiased"
                             "jwst_reffiles' compatible estimator, biased low by about x0.91 at 10 samples per pixel "
                             "(choose 'native, unbiased' in the sidebar for the unbiased one)")
            + f" ({params.engine} engine, {params.method}, {params.group_diff_type} differences).")
-st.altair_chart(grid_chart(table, threshold), width="stretch")
+st.altair_chart(grid_chart(table, threshold, color_range), width="stretch")
 flagged = table[table["flagged"]]
 if baseline is None:
     st.caption("No baseline chosen: cells are not coloured.")

@@ -10,15 +10,18 @@ import pandas as pd
 from core.pipeline.overview import METRICS
 
 
-def grid_chart(table: pd.DataFrame, threshold_pct: float) -> alt.Chart:
-    """Detector x amplifier grid per metric: colour = deviation from baseline (%), text = value."""
+def grid_chart(table: pd.DataFrame, threshold_pct: float, color_range_pct: float | None = None) -> alt.Chart:
+    """Detector x amplifier grid per metric: colour = deviation from baseline (%), over
+    +-``color_range_pct`` (default: twice the threshold, at least 5%); text = value, white on the
+    darkest cells so it stays readable."""
     t = table.copy()
     t["metric_label"] = [f"{METRICS[m][0]} [{METRICS[m][1]}]" for m in t["metric"]]
     t["amp_label"] = [f"amp {a}" for a in t["amp"]]  # outputs differ by detector: in the tooltip
     t["output_label"] = [f"output {o}" for o in t["output"]]
     t["text"] = [("n/a" if not np.isfinite(v) else f"{v:.3g}") + (" ⚑" if f else "")
                  for v, f in zip(t["value"], t["flagged"])]
-    lim = max(2 * threshold_pct, 5.0)
+    lim = float(color_range_pct) if color_range_pct else max(2 * threshold_pct, 5.0)
+    t["dark"] = np.abs(t["deviation_pct"].fillna(0.0)) > 0.6 * lim
     base = alt.Chart(t).encode(
         x=alt.X("amp_label:N", title="amplifier (science column order)", sort=None),
         y=alt.Y("detector:N", title=None),
@@ -30,7 +33,8 @@ def grid_chart(table: pd.DataFrame, threshold_pct: float) -> alt.Chart:
                  alt.Tooltip("baseline:Q", format=".4g"), alt.Tooltip("deviation_pct:Q", format=".1f"),
                  "flagged"],
     )
-    text = base.mark_text(fontSize=11).encode(text="text:N")
+    text = base.mark_text(fontSize=11).encode(
+        text="text:N", color=alt.condition(alt.datum.dark, alt.value("white"), alt.value("black")))
     return (rect + text).properties(width=300, height=alt.Step(28)).facet(
         facet=alt.Facet("metric_label:N", title=None, sort=[f"{v[0]} [{v[1]}]" for v in METRICS.values()]),
         columns=2,
@@ -42,9 +46,11 @@ def trend_chart(table: pd.DataFrame, metric: str) -> alt.Chart:
     t = table[(table["metric"] == metric) & table["value"].notna() & table["start_mjd"].notna()].copy()
     t["series"] = [f"{d} amp {a}/out {o}" for d, a, o in zip(t["detector"], t["amp"], t["output"])]
     label, unit = METRICS[metric]
+    t["start"] = pd.to_datetime((t["start_mjd"] - 40587.0) * 86400.0, unit="s")  # MJD 40587 = 1970-01-01 UTC
     return alt.Chart(t).mark_line(point=True).encode(
-        x=alt.X("start_mjd:Q", title="exposure start (MJD, mean of the group)", scale=alt.Scale(zero=False)),
+        x=alt.X("start:T", title="exposure start (UTC, mean of the group)", axis=alt.Axis(format="%Y-%m-%d")),
         y=alt.Y("value:Q", title=f"{label} [{unit}]", scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", title=None),
-        tooltip=["series", alt.Tooltip("start_mjd:Q", format=".2f"), alt.Tooltip("value:Q", format=".4g")],
+        tooltip=["series", alt.Tooltip("start:T", title="start (UTC)", format="%Y-%m-%d %H:%M"),
+                 alt.Tooltip("start_mjd:Q", title="MJD", format=".3f"), alt.Tooltip("value:Q", format=".4g")],
     ).properties(height=260, title=f"{label} per epoch")
