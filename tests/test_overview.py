@@ -41,3 +41,20 @@ def test_overview_rows_from_two_epochs_of_the_same_noise(demo_like_root):
     assert list(t["output"]) == [3, 2, 1, 0]
     assert (t["value"] > 5).all()
     assert not t["flagged"].any(), t
+
+
+def test_trend_axis_is_dates_and_grid_text_readable():
+    """Trends run against dates (UTC), not raw MJD numbers; grid text turns white on dark cells."""
+    import pandas as pd
+
+    from core.render.overview import grid_chart, trend_chart
+
+    t = pd.DataFrame({"detector": ["NRCA1"] * 2, "amp": [0, 0], "output": [3, 3], "metric": ["white"] * 2,
+                      "value": [6.0, 6.6], "start_mjd": [59000.5, 60000.25]})
+    x = trend_chart(t, "white").to_dict()["encoding"]["x"]
+    assert x["type"] == "temporal" and x["field"] == "start"
+    g = t.assign(x0=0, x1=512, baseline=[6.0, 3.0], deviation_pct=[0.0, 120.0], flagged=[False, True])
+    spec = grid_chart(g, 10.0, color_range_pct=50.0).to_dict()
+    layers = spec["spec"]["layer"]
+    assert layers[0]["encoding"]["color"]["scale"]["domain"] == [-50.0, 50.0]
+    assert layers[1]["encoding"]["color"]["condition"]["value"] == "white"
