@@ -88,6 +88,7 @@ class Ramp:
         self.groupdq_mask = int(groupdq_mask)
         self._groupdq = self._extension("GROUPDQ")
         self._pixeldq = self._extension("PIXELDQ")
+        self._dead = None  # PIXELDQ's unusable pixels, read on first use
         self.shape = tuple(int(n) for n in self._sci.shape)
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # astropy's one file handle: reads from threads must not interleave
@@ -113,6 +114,13 @@ class Ramp:
         except KeyError:
             return None
         return hdu if hdu.header.get("NAXIS", 0) else None
+
+    def _unusable_pixels(self) -> np.ndarray:
+        """(ny, nx) PIXELDQ DO_NOT_USE outside the reference pixels, read once (call under the lock)."""
+        if self._dead is None:
+            pdq = np.asarray(self._pixeldq.section[:, :]).astype(np.uint32, copy=False)
+            self._dead = ((pdq & DQ_DO_NOT_USE) != 0) & ((pdq & np.uint32(DQ_REFERENCE_PIXEL)) == 0)
+        return self._dead
 
     @property
     def has_dq(self) -> bool:
@@ -182,9 +190,7 @@ class Ramp:
                 gdq = np.asarray(self._groupdq.section[ints, groups, y0:y1, :])
                 leave_out |= (gdq & self.groupdq_mask) != 0
             if self._pixeldq is not None:
-                pdq = np.asarray(self._pixeldq.section[y0:y1, :]).astype(np.uint32, copy=False)
-                dead = ((pdq & DQ_DO_NOT_USE) != 0) & ((pdq & np.uint32(DQ_REFERENCE_PIXEL)) == 0)
-                leave_out |= dead[None, None]
+                leave_out |= self._unusable_pixels()[y0:y1][None, None]
         leave_out &= np.isfinite(data)  # already NaN: counted as saturated or non-finite
         if leave_out.any():
             data[leave_out] = np.nan
