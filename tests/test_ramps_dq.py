@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from stdatamodels.jwst import datamodels
 
-from core.io.ramps import DQ_DO_NOT_USE, DQ_REFERENCE_PIXEL, DQ_SATURATED, Ramp
+from core.io.ramps import DQ_DO_NOT_USE, DQ_JUMP_DET, DQ_REFERENCE_PIXEL, DQ_SATURATED, Ramp
 from core.io.simulate import NoiseSpec, simulate_exposure
 
 
@@ -43,5 +43,5 @@ def test_groupdq_mask_is_a_setting(ramp_file):
     with Ramp(path, groupdq_mask=0) as r:
         data, _ = r.read_stripe(0, sci.shape[2])
     dead = ((pdq & DQ_DO_NOT_USE) != 0) & ((pdq & DQ_REFERENCE_PIXEL) == 0)
-    sat = ((gdq & DQ_SATURATED) != 0) & ~dead[None, None]  # PIXELDQ DO_NOT_USE still applies
-    assert sat.any() and np.isfinite(data[sat]).all()  # frozen saturated values, used as they are
+    flagged = ((gdq & (DQ_SATURATED | DQ_JUMP_DET)) != 0) & ~dead[None, None]  # PIXELDQ still applies
+    assert flagged.any() and np.isfinite(data[flagged]).all()  # used as they are
