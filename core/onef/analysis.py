@@ -125,6 +125,51 @@ def analyze_onef(
     file otherwise).  ``progress(fraction, message)`` is called as frames are processed.
     """
 
+    plan = plan_onef(paths, params)
+    acc = Accumulator(plan.layout, plan.total_frames)
+    factors: list = []
+    done = 0
+
+    def report(n_done: int, msg: str):
+        if progress is not None:
+            progress(min(1.0, n_done / max(1, plan.total_frames)), msg)
+
+    for fi in range(len(plan.infos)):
+        done = add_file(plan, fi, params, acc, factors, done, report)
+    report(done, "fitting spectra")
+    result = finish(acc, params, plan.names, plan.nints, factors, list(plan.notes))
+    if progress is not None:
+        progress(1.0, "done")
+    return result
+
+
+@dataclass
+class OneFPlan:
+    """What the files' headers say before any pixel is read: the files, their one layout, the
+    number of CDS frames in all and the notes (:func:`plan_onef`); the per-file pass
+    (:func:`add_file`) and :mod:`core.onef.partial` work from it."""
+
+    infos: list  # of _FileInfo, in file order
+    layout: Layout
+    total_frames: int  # CDS frames of all files and integrations
+    notes: list[str]
+    refrows: np.ndarray  # top and bottom reference rows (science orientation)
+
+    @property
+    def names(self) -> list[str]:
+        return [i.path.name for i in self.infos]
+
+    @property
+    def nints(self) -> int:
+        return sum(i.nints for i in self.infos)
+
+    def frame_offset(self, fi: int) -> int:
+        """CDS frames of the files before file ``fi`` (the run's frame count when it starts)."""
+        return sum(i.nints * i.ncds for i in self.infos[:fi])
+
+
+def plan_onef(paths: Sequence[str | Path], params: OneFParams) -> OneFPlan:
+    """Validate ``params`` and read the headers of ``paths`` (InputError naming a bad file)."""
     params = params.validate() if isinstance(params, OneFParams) else params
     if not isinstance(params, OneFParams):
         raise ParameterError("params must be a OneFParams")
@@ -134,10 +179,7 @@ def analyze_onef(
     infos = _inspect(paths, params)
     layout = infos[0].layout
     total_frames = sum(i.nints * i.ncds for i in infos)
-    acc = Accumulator(layout, total_frames)
     notes: list[str] = []
-    factors = []
-    done = 0
     bottom, top = layout.reference_rows()
     refrows = np.concatenate([bottom, top])
     if params.refpix_correct and refrows.size == 0:
@@ -149,29 +191,26 @@ def analyze_onef(
                      f"frame average down by {nf} in power, so the white level is that of a group difference "
                      f"(per-frame white x sqrt(2/{nf})); 1/f slower than a group "
                      f"({(nf + infos[0].groupgap) * layout.frame_time:.1f} s) does not average down.")
+    return OneFPlan(infos, layout, total_frames, notes, refrows)
 
-    def report(n_done: int, msg: str):
-        if progress is not None:
-            progress(min(1.0, n_done / max(1, total_frames)), msg)
 
-    for fi, info in enumerate(infos):
-        name = info.path.name
-        weight = 1.0 / stack_mean_factor(info.ncds, params.diff_type)
-        report(done, f"{name}: reading ({fi + 1}/{len(infos)})")
+def add_file(plan: OneFPlan, fi: int, params: OneFParams, acc: Accumulator, factors: list, done: int,
+             report) -> int:
+    """File ``fi`` of the plan into ``acc`` (and its integrations' variance factors into
+    ``factors``); returns the frame count ``done`` plus its frames.  ``report(done, message)``."""
+    info = plan.infos[fi]
+    name = info.path.name
+    weight = 1.0 / stack_mean_factor(info.ncds, params.diff_type)
+    report(done, f"{name}: reading ({fi + 1}/{len(plan.infos)})")
+    try:
+        ramp = Ramp(info.path)
+    except (OSError, KeyError) as exc:
+        raise InputError(f"{name}: cannot be opened ({exc})", file=name) from exc
+    with ramp:
         try:
-            ramp = Ramp(info.path)
-        except (OSError, KeyError) as exc:
-            raise InputError(f"{name}: cannot be opened ({exc})", file=name) from exc
-        with ramp:
-            try:
-                done = _process_file(ramp, info, params, acc, weight, refrows, factors, done, report)
-            except (OSError, EOFError) as exc:
-                raise InputError(f"{name}: read error ({exc})", file=name) from exc
-    report(done, "fitting spectra")
-    result = finish(acc, params, [i.path.name for i in infos], sum(i.nints for i in infos), factors, notes)
-    if progress is not None:
-        progress(1.0, "done")
-    return result
+            return _process_file(ramp, info, params, acc, weight, plan.refrows, factors, done, report)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{name}: read error ({exc})", file=name) from exc
 
 
 # ------------------------------------------------------------------------------------------------
@@ -338,4 +377,4 @@ def pixel_stack_mean(d: np.ndarray) -> np.ndarray:
 
 
 # Re-exported: results stored before the split into modules name these classes as core.onef.analysis's.
-__all__ = ["OneFParams", "OneFResult", "analyze_onef", "stack_mean_factor", "UNITS", "PSD_UNITS"]
+__all__ = ["OneFParams", "OneFPlan", "OneFResult", "add_file", "analyze_onef", "plan_onef", "stack_mean_factor", "UNITS", "PSD_UNITS"]

@@ -73,7 +73,7 @@ from core.refpix.result import RefPixResult
 
 
 # -- input checks ---------------------------------------------------------------------------------
-def _check_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], Layout]:
+def check_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], Layout]:
     """The files and their one layout (:func:`core.io.inventory.check_ramps`)."""
     if not list(paths):
         raise InputError("no files given: choose at least one *_uncal.fits ramp")
@@ -93,7 +93,7 @@ def analyze_refpix(
     the files are not one detector and one frame shape, :class:`ParameterError` for bad params.
     """
     params.validate()
-    paths, layout = _check_inputs(paths)
+    paths, layout = check_inputs(paths)
     nfiles = len(paths)
     results: list[FileResult] = []
     for f_i, p in enumerate(paths):
@@ -108,4 +108,4 @@ def analyze_refpix(
     return out
 
 
-__all__ = ["analyze_refpix"]
+__all__ = ["analyze_refpix", "check_inputs"]
