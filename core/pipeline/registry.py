@@ -6,6 +6,11 @@ A section is a subpackage of ``core`` with a frozen ``Params`` class (``.validat
 ``.tables()``.  Its ``name`` is its one key everywhere: the result store's kind, the app's cache
 kind, the ``summary.json`` key and the prefix of its timing (``<name>_s``).  Adding a section is one
 folder and one line here.
+
+On a Dask cluster (:mod:`core.pipeline.cluster`) a section runs as one task per detector group,
+unless it names a ``split`` module: then one ``plan(paths, params)`` task (headers), one
+``partial(plan, i, params)`` task per file and one ``reduce(plan, partials, params)`` task, whose
+result must equal ``analyze(paths, params)``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class SectionSpec:
     module: str  # the subpackage, e.g. "core.onef"
     analyze: str  # name of its analyze(paths, params, progress=...) function
     params: str  # name of its frozen Params class
+    split: str | None = None  # module with plan / partial / reduce: per-file tasks on a cluster
 
     @property
     def store_key(self) -> str:
@@ -40,13 +46,18 @@ class SectionSpec:
     def params_class(self):
         return self.load()[1]
 
+    def split_module(self):
+        """The module of its per-file split (plan, partial, reduce), or None: one task per group."""
+        return importlib.import_module(self.split) if self.split else None
+
     def default_params(self):
         return self.params_class()()
 
 
 READNOISE = SectionSpec("readnoise", "Readnoise", "core.readnoise", "analyze_readnoise", "ReadnoiseParams")
-ONEF = SectionSpec("onef", "1/f noise", "core.onef", "analyze_onef", "OneFParams")
-REFPIX = SectionSpec("refpix", "Reference pixels", "core.refpix", "analyze_refpix", "RefPixParams")
+ONEF = SectionSpec("onef", "1/f noise", "core.onef", "analyze_onef", "OneFParams", split="core.onef.partial")
+REFPIX = SectionSpec("refpix", "Reference pixels", "core.refpix", "analyze_refpix", "RefPixParams",
+                     split="core.refpix.partial")
 REST2014 = SectionSpec("readnoise_rest2014", "Readnoise (Rest et al. 2014)", "core.rest2014", "analyze_rest2014",
                        "Rest2014Params")
 

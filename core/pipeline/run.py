@@ -1,6 +1,10 @@
 """Orchestration shared by the CLI and the pages: validate, group by detector, run each section of
 the registry (:mod:`core.pipeline.registry`) through the result store, write products.  Sections
 are plain functions of (paths, params, progress) in their own subpackages.
+
+With a Dask scheduler (``AnalysisOptions.scheduler``, else ``$DARKS_DASK_SCHEDULER``) every section
+of every group runs on the cluster's workers (:mod:`core.pipeline.cluster`); the results, products
+and ``summary.json`` are those of a local run.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from pathlib import Path
 
 from core.errors import InputError, ParameterError
 from core.io.inventory import DetectorGroup, group_by_detector, inspect_file, inventory
+from core.pipeline.cluster import LONGEST_FIRST, Job, inspect_files, run_jobs, step_message
 from core.pipeline.registry import READNOISE, SECTIONS
 from core.pipeline.store import file_ids
 from core.readnoise import CrdsMeta, ReadnoiseParams, compare_maps, load_reference_map, make_readnoise_map
-from core.runtime import CORES, Progress
+from core.runtime import CORES, LOCAL, Progress, resolve_scheduler
 from core.stats import json_safe
 
 
@@ -29,6 +34,10 @@ class AnalysisOptions:
     sections: tuple[str, ...] = tuple(s.name for s in SECTIONS)
     section_params: dict = field(default_factory=dict)  # name -> params object
     merge_folders: bool = False  # one group per detector across folders (default: a group per folder)
+    # Where every section runs: None ($DARKS_DASK_SCHEDULER when set, else "local"), "local",
+    # "local-cluster" or "tcp://HOST:PORT" (a running dask scheduler).  The results do not depend on it.
+    scheduler: str | None = None
+    connect_timeout: float = 20.0  # seconds to reach the scheduler (and, x3, for a first worker)
 
 
 @dataclass
@@ -41,6 +50,7 @@ class GroupResult:
     timings: dict = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)  # kinds loaded from the result store
     skipped: list[dict] = field(default_factory=list)  # [{file, reason}]: unreadable since the inventory
+    computed_on: str | None = None  # the Dask scheduler the sections ran on (None: this process)
 
 
 def _stored(store, kind, paths, params, compute, res: GroupResult):
@@ -57,18 +67,6 @@ def _stored(store, kind, paths, params, compute, res: GroupResult):
     return result
 
 
-def _message(where: str, e: BaseException) -> str:
-    """One human line for a failed step: the file it concerns, and the problem; never a traceback."""
-    if isinstance(e, (InputError, ParameterError)):
-        file, text = getattr(e, "file", None), str(e)
-        name = Path(file).name if file else None  # errors name files by path or by name
-        return f"{where}: {name}: {text}" if name and name not in text else f"{where}: {text}"
-    if isinstance(e, OSError):
-        name = Path(e.filename).name if getattr(e, "filename", None) else "a file"
-        return f"{where}: cannot read {name}: {e.strerror or e}"
-    return f"{where}: unexpected error: {type(e).__name__}: {e}"
-
-
 def _recheck(group: DetectorGroup, res: GroupResult) -> DetectorGroup:
     """Re-read the headers: a file deleted, truncated or made unreadable since the inventory is
     skipped (recorded in ``res.skipped``) and the others proceed."""
@@ -80,6 +78,20 @@ def _recheck(group: DetectorGroup, res: GroupResult) -> DetectorGroup:
         else:
             res.skipped.append({"file": f.name, "reason": again.reason})
     return group if len(present) == len(group.files) else replace(group, files=present)
+
+
+def _compare(res: GroupResult, opts: AnalysisOptions) -> list[str]:
+    """The readnoise map against ``opts.reference`` (when both exist) into ``res.comparison``."""
+    if not (opts.reference and res.readnoise is not None):
+        return []
+    try:
+        ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
+        ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
+                                          labels=("data", "reference"))
+        res.comparison = (ratio, diff, table, ref_meta)
+    except Exception as e:
+        return [step_message("reference comparison", e)]
+    return []
 
 
 SECTION_WORKERS = CORES  # steps run at once: one per core (the kernels release the GIL)
@@ -116,15 +128,8 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
                                     lambda: make_readnoise_map(group.paths, opts.readnoise, opts.crds,
                                                                progress=report), res)
         except Exception as e:  # one human line per failed step; the other steps and groups proceed
-            errors.append(_message(READNOISE.name, e))
-        if opts.reference and res.readnoise is not None:
-            try:
-                ref_map, ref_meta = load_reference_map(opts.reference, res.readnoise.layout)
-                ratio, diff, table = compare_maps(res.readnoise.cds_noise_map, ref_map, res.readnoise.layout,
-                                                  labels=("data", "reference"))
-                res.comparison = (ratio, diff, table, ref_meta)
-            except Exception as e:
-                errors.append(_message("reference comparison", e))
+            errors.append(step_message(READNOISE.name, e))
+        errors.extend(_compare(res, opts))
         return errors
 
     def section_step(section, func, params):
@@ -133,7 +138,7 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
                 res.sections[section.name] = _stored(store, section.store_key, group.paths, params,
                                                      lambda: func(group.paths, params, progress=report), res)
             except Exception as e:
-                return [_message(section.name, e)]
+                return [step_message(section.name, e)]
             return []
         return run
 
@@ -188,7 +193,7 @@ def analyze_group(group: DetectorGroup, opts: AnalysisOptions, progress: Progres
     return res
 
 
-_EXPECTED_ORDER = ("onef", "refpix", "readnoise_rest2014", "readnoise")  # registry names, longest first
+_EXPECTED_ORDER = LONGEST_FIRST  # registry names, longest first
 
 
 def write_group_products(res: GroupResult, out: Path) -> dict:
@@ -225,6 +230,8 @@ def write_group_products(res: GroupResult, out: Path) -> dict:
     block["timings"] = dict(res.timings)
     if res.cached:
         block["from_store"] = list(res.cached)
+    if res.computed_on:
+        block["computed_on"] = f"Dask cluster {res.computed_on}"
     return block
 
 
@@ -240,13 +247,91 @@ def run_analysis(paths, out: Path, opts: AnalysisOptions, progress: Progress | N
     infos = inventory(paths)
     groups, rejected = group_by_detector(infos, merge_folders=opts.merge_folders)
     summary = {"detectors": {}, "rejected": [{"file": f.name, "reason": f.reason} for f in rejected]}
+    scheduler = opts.scheduler if opts.scheduler is not None and not isinstance(opts.scheduler, str) \
+        else resolve_scheduler(opts.scheduler)
+    if scheduler != LOCAL:
+        done = analyze_on_cluster(groups, opts, scheduler, progress, store) if groups else []
     for i, g in enumerate(groups):
         def sub(f, m, i=i):
             progress((i + f) / max(len(groups), 1), m)
-        res = analyze_group(g, opts, sub, store=store)
+        res = done[i] if scheduler != LOCAL else analyze_group(g, opts, sub, store=store)
         summary["rejected"].extend(res.skipped)
         summary["detectors"][g.key] = write_group_products(res, out)
         if results is not None:
             results.append(res)
     (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=1, default=str))
     return summary
+
+
+def _steps(opts: AnalysisOptions) -> list[tuple[str, object, object]]:
+    """(registry name, params, CRDS meta) of readnoise and every chosen section, in report order."""
+    steps = [(READNOISE.name, replace(opts.readnoise, scheduler=None), opts.crds)]
+    for s in SECTIONS:
+        if s.name in opts.sections:
+            steps.append((s.name, opts.section_params.get(s.name) or s.params_class()(), None))
+    return steps
+
+
+def analyze_on_cluster(groups: list[DetectorGroup], opts: AnalysisOptions, scheduler, progress: Progress | None = None,
+                       store=None) -> list[GroupResult]:
+    """:func:`analyze_group` of every group, all at once on the Dask cluster ``scheduler`` (an
+    address, "local-cluster" or a ``distributed.Client``): the same :class:`GroupResult` objects.
+
+    Results already in the store are loaded, not recomputed.  ``timings``: ``<name>_s`` is the
+    compute time of the section's tasks on the workers, ``total_s`` the run's wall time (the groups
+    run together).  Raises :class:`core.runtime.ClusterError` (unreachable scheduler, no worker, a
+    task that cannot complete: named by group and section) -- then no result at all."""
+    from core.readnoise.dask_engine import connect
+
+    progress = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+    label = scheduler if isinstance(scheduler, str) else getattr(getattr(scheduler, "scheduler", None), "address",
+                                                                 "a Dask client")
+    steps = _steps(opts)
+    progress(0.0, f"cluster {label}: connecting")
+    with connect(scheduler, opts.connect_timeout, 3 * opts.connect_timeout) as client:
+        progress(0.0, f"cluster {label}: reading the file headers on the workers")
+        bad = inspect_files(client, [f.path for g in groups for f in g.files])
+        results, jobs = [], []
+        for g in groups:
+            res = GroupResult(g, computed_on=label)
+            res.skipped = [{"file": f.name, "reason": bad[str(f.path)]} for f in g.files if str(f.path) in bad]
+            if res.skipped:
+                res.group = replace(g, files=[f for f in g.files if str(f.path) not in bad])
+            results.append(res)
+            if not res.group.files:
+                res.errors.append("no file of this group can be read any more")
+                continue
+            paths = res.group.paths
+            for name, params, meta in steps:
+                hit = store.get(name, file_ids(paths), params) if store is not None else None
+                if hit is not None:
+                    _set(res, name, hit)
+                    res.cached.append(name)
+                else:
+                    jobs.append(Job(g.key, name, tuple(str(p) for p in paths), params, meta))
+        outcomes = run_jobs(client, jobs, progress, label)
+    wall = round(time.perf_counter() - t0, 3)
+    for res in results:
+        for name, params, _ in steps:
+            out = outcomes.get((res.group.key, name))
+            if out is not None and out.error:
+                res.errors.append(out.error)
+            elif out is not None:
+                _set(res, name, out.result)
+                res.timings[f"{name}_s"] = out.seconds
+                if store is not None:
+                    store.put(name, file_ids(res.group.paths), params, out.result, label=f"{name} {res.group.key}")
+            if name == READNOISE.name:
+                res.errors.extend(_compare(res, opts))
+        if res.group.files:
+            res.timings["total_s"] = wall
+    progress(1.0, f"cluster {label}: done")
+    return results
+
+
+def _set(res: GroupResult, name: str, result) -> None:
+    if name == READNOISE.name:
+        res.readnoise = result
+    else:
+        res.sections[name] = result

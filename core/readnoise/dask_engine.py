@@ -124,8 +124,12 @@ def _ramp_reduce_task(parts: list[dict], clipping_sigma: float, max_clipping_ite
 def connect(scheduler, connect_timeout: float = 20.0, worker_timeout: float = 60.0):
     """A ``distributed.Client`` for ``scheduler`` (an address, "local-cluster" or a Client), closed on exit
     if made here; waits for at least one worker."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, worker_client
 
+    if _own_scheduler(scheduler):  # a task on a worker of this scheduler (core.pipeline.cluster's readnoise task)
+        with worker_client() as client:  # the task leaves the worker's thread pool while its stripes run
+            yield client
+        return
     if isinstance(scheduler, Client):
         _check_workers(scheduler, "the given client")
         yield scheduler
@@ -155,6 +159,18 @@ def connect(scheduler, connect_timeout: float = 20.0, worker_timeout: float = 60
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _own_scheduler(scheduler) -> bool:
+    """Whether this code runs in a task on a worker of ``scheduler`` (an address)."""
+    if not isinstance(scheduler, str):
+        return False
+    try:
+        from distributed import get_worker
+
+        return get_worker().scheduler.address == scheduler.strip()
+    except (ImportError, ValueError, AttributeError):  # not on a worker
+        return False
 
 
 def _check_workers(client, scheduler) -> None:
