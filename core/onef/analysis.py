@@ -96,6 +96,7 @@ from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
 from core.onef.kernel import abs_dev_subsample, clipped_stack_mean
+from core.onef.merge import OneFPartial, merge, state
 from core.onef.params import (
     CLIP_SIGMA,
     JUMP_SIGMA,
@@ -128,19 +129,48 @@ def analyze_onef(
     plan = plan_onef(paths, params)
     acc = Accumulator(plan.layout, plan.total_frames)
     factors: list = []
-    done = 0
+    for fi in range(len(plan.infos)):  # one file's sums at a time, added in file order
+        part = file_partial(plan, fi, params, progress)
+        merge(acc, part.state)
+        factors.extend(part.factors)
+        del part
+    if progress is not None:
+        progress(1.0, "fitting spectra")
+    result = finish(acc, params, plan.names, plan.nints, factors, list(plan.notes))
+    if progress is not None:
+        progress(1.0, "done")
+    return result
+
+
+def file_partial(plan: OneFPlan, fi: int, params: OneFParams, progress: Progress | None = None) -> OneFPartial:
+    """File ``fi``'s sums (:mod:`core.onef.merge`): its frames into a fresh Accumulator whose frame
+    counter starts at the file's offset in the run, so the banding image samples the same frames."""
+    acc = Accumulator(plan.layout, plan.total_frames)
+    offset = plan.frame_offset(fi)
+    acc.nframes = offset
+    factors: list = []
 
     def report(n_done: int, msg: str):
         if progress is not None:
             progress(min(1.0, n_done / max(1, plan.total_frames)), msg)
 
-    for fi in range(len(plan.infos)):
-        done = add_file(plan, fi, params, acc, factors, done, report)
-    report(done, "fitting spectra")
-    result = finish(acc, params, plan.names, plan.nints, factors, list(plan.notes))
-    if progress is not None:
-        progress(1.0, "done")
-    return result
+    add_file(plan, fi, params, acc, factors, offset, report)
+    acc.nframes -= offset
+    return OneFPartial(fi, state(acc), factors)
+
+
+def combine(plan: OneFPlan, parts: list[OneFPartial], params: OneFParams) -> OneFResult:
+    """Every file's partial, added in file order, finished into the :class:`OneFResult`."""
+    parts = sorted(parts, key=lambda q: q.index)
+    if [q.index for q in parts] != list(range(len(plan.infos))):
+        raise InputError(f"the 1/f analysis needs one partial per file (0..{len(plan.infos) - 1}), "
+                         f"got {[q.index for q in parts]}")
+    acc = Accumulator(plan.layout, plan.total_frames)
+    factors: list = []
+    for q in parts:
+        merge(acc, q.state)
+        factors.extend(q.factors)
+    return finish(acc, params, plan.names, plan.nints, factors, list(plan.notes))
 
 
 @dataclass
@@ -377,4 +407,5 @@ def pixel_stack_mean(d: np.ndarray) -> np.ndarray:
 
 
 # Re-exported: results stored before the split into modules name these classes as core.onef.analysis's.
-__all__ = ["OneFParams", "OneFPlan", "OneFResult", "add_file", "analyze_onef", "plan_onef", "stack_mean_factor", "UNITS", "PSD_UNITS"]
+__all__ = ["OneFParams", "OneFPlan", "OneFResult", "add_file", "analyze_onef", "combine", "file_partial",
+           "plan_onef", "stack_mean_factor", "UNITS", "PSD_UNITS"]
