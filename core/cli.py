@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from core.errors import InputError, ParameterError
+from core.runtime import ClusterError
 
 
 def _progress(quiet):
@@ -33,7 +34,7 @@ def _progress(quiet):
 # (report --config) supplies what the command line does not say.
 _READNOISE_ARGS = {"method": "method", "group_diff": "group_diff_type", "clip_sigma": "clipping_sigma",
                    "clip_iters": "max_clipping_iters", "slice_width": "slice_width", "single_value": "single_value",
-                   "nproc": "nproc", "engine": "engine", "mode": "mode", "scheduler": "scheduler"}
+                   "nproc": "nproc", "engine": "engine", "mode": "mode"}
 
 
 def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> None:
@@ -56,8 +57,8 @@ def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> 
     p.add_argument("--mode", choices=["compatible", "unbiased"],
                    help="native engine only: jwst_reffiles' estimator (default), or with its low bias divided out")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local-cluster|local",
-                   help="native engine only: compute on a Dask cluster (default: $DARKS_DASK_SCHEDULER when set, "
-                        "else local)")
+                   help="run every section of every detector group on a Dask cluster whose workers see the files at "
+                        "the same paths (default: $DARKS_DASK_SCHEDULER when set, else this machine)")
     p.add_argument("--reference", help="a READNOISE reference FITS to compare with")
     p.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
     p.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
@@ -71,12 +72,17 @@ def _analysis_options(a, base=None):
     from dataclasses import replace
 
     from core.pipeline.run import AnalysisOptions
+    from core.runtime import check_scheduler
 
     base = base or AnalysisOptions()
     given = {field: getattr(a, attr) for attr, field in _READNOISE_ARGS.items() if getattr(a, attr) is not None}
     params = replace(base.readnoise, **given).validate()
+    scheduler = base.scheduler if a.scheduler is None else a.scheduler
+    if scheduler is not None:
+        check_scheduler(scheduler)
     return replace(base, readnoise=params, reference=Path(a.reference) if a.reference else base.reference,
-                   merge_folders=base.merge_folders if a.merge_folders is None else a.merge_folders)
+                   merge_folders=base.merge_folders if a.merge_folders is None else a.merge_folders,
+                   scheduler=scheduler)
 
 
 def _store(a):
@@ -202,6 +208,9 @@ def main(argv=None) -> int:
     except (InputError, ParameterError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ClusterError as e:  # unreachable scheduler, no worker, a task the cluster could not complete
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

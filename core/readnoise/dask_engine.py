@@ -142,6 +142,7 @@ def connect(scheduler, connect_timeout: float = 20.0, worker_timeout: float = 60
                                    dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             client = Client(cluster)
         else:
+            _probe(scheduler, connect_timeout)
             try:
                 client = Client(scheduler, timeout=f"{connect_timeout}s")
             except OSError as e:
@@ -159,6 +160,21 @@ def connect(scheduler, connect_timeout: float = 20.0, worker_timeout: float = 60
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def _probe(scheduler: str, timeout: float) -> None:
+    """A ``tcp://`` address that refuses connections, or a host name that does not resolve, fails at
+    once with the reason (Dask's client would retry until its timeout and then say only that)."""
+    if not scheduler.startswith("tcp://"):
+        return
+    host, _, port = scheduler[len("tcp://"):].rstrip("/").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except ValueError:
+        raise ClusterError(f"cannot connect to the Dask scheduler at {scheduler}: no port in the address "
+                           "(tcp://HOST:PORT)") from None
+    except OSError as e:
+        raise ClusterError(f"cannot connect to the Dask scheduler at {scheduler}: {e.strerror or e}") from None
 
 
 def _own_scheduler(scheduler) -> bool:
