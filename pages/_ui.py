@@ -17,12 +17,15 @@ import streamlit as st
 
 from core.errors import InputError, ParameterError
 from core.io.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
+from core.pipeline.cluster import Job, compute_on_cluster
 from core.pipeline.registry import SectionSpec
 from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams
+from core.runtime import ENV_SCHEDULER, ClusterError, check_scheduler
 
 SELECTED = "selected_files"  # session key: list of resolved path strings under the data root
 MERGE_FOLDERS = "merge_folders"  # session key: one group per detector across folders
+SCHEDULER = "dask_scheduler"  # session key: the Dask scheduler address ("" = this machine), kept across pages
 MAX_CACHED_RESULTS = 24
 
 
@@ -67,7 +70,26 @@ def selected_groups() -> tuple[list[DetectorGroup], list]:
     groups, rejected = group_by_detector(infos, merge_folders=merge_folders())
     for f in rejected:
         st.warning(f"{f.path.parent.name}/{f.name} is left out of the selection: {f.reason}")
+    scheduler_sidebar()
     return groups, rejected
+
+
+def scheduler_sidebar() -> str | None:
+    """The sidebar's Dask scheduler field (every page that computes shows it); None = this machine."""
+    value = st.sidebar.text_input(
+        "Dask scheduler (optional)", st.session_state.get(SCHEDULER, os.environ.get(ENV_SCHEDULER, "")),
+        key="scheduler_field",
+        help="tcp://HOST:PORT of a running dask scheduler whose workers see the same files at the same paths: "
+             "every section (readnoise, 1/f, reference pixels, Rest 2014, ...) then runs on its workers, the "
+             "detector groups and files in parallel; the numbers are those of this machine. Empty = this machine.")
+    st.session_state[SCHEDULER] = value
+    return current_scheduler()
+
+
+def current_scheduler() -> str | None:
+    """The scheduler chosen in the sidebar (else $DARKS_DASK_SCHEDULER), or None for this machine."""
+    value = (st.session_state.get(SCHEDULER, os.environ.get(ENV_SCHEDULER, "")) or "").strip()
+    return None if value in ("", "local") else value
 
 
 def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGroup | None:
@@ -111,14 +133,9 @@ def readnoise_params_sidebar() -> ReadnoiseParams:
     single = sb.checkbox("Single value (whole map = clipped mean)", key="rn_single")
     nproc = sb.number_input("Processes (nproc)", min_value=1, max_value=8, value=1, step=1, key="rn_nproc",
                             help="jwst_reffiles engine only: worker processes. The native engine always uses both cores.")
-    scheduler = None
-    if engine == "native":
-        scheduler = sb.text_input(
-            "Dask scheduler (optional)", os.environ.get("DARKS_DASK_SCHEDULER", ""), key="rn_scheduler",
-            help="tcp://HOST:PORT of a running dask scheduler whose workers see the same files; empty = this machine.",
-        ).strip() or None
+    # Where it runs is the sidebar's Dask scheduler field (scheduler_sidebar), for every section alike.
     return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc), engine, mode,
-                           scheduler)
+                           "local" if engine == "native" else None)
 
 
 ENGINE_CHOICES = {  # the first is the default
@@ -181,8 +198,8 @@ def cached_run(spec: SectionSpec, paths, params, label: str):
             bar.progress(min(max(float(f), 0.0), 1.0), text=msg)
 
         try:
-            result = compute(list(paths), params, progress=progress)
-        except (InputError, ParameterError) as e:
+            result = _compute(spec, compute, paths, params, progress, label)
+        except (InputError, ParameterError, ClusterError) as e:
             status.update(label=f"{label}: failed", state="error", expanded=True)
             st.error(str(e))
             return None
@@ -197,6 +214,19 @@ def cached_run(spec: SectionSpec, paths, params, label: str):
         st.warning(f"The result could not be stored on disk ({e}); it stays in memory for this session.")
     _remember(key, result)
     return result
+
+
+def _compute(spec: SectionSpec, compute, paths, params, progress, label: str):
+    """The section's result, on this machine or on the sidebar's Dask cluster (same numbers)."""
+    scheduler = current_scheduler()
+    if scheduler is None:
+        return compute(list(paths), params, progress=progress)
+    check_scheduler(scheduler)
+    out = compute_on_cluster(scheduler, [Job(label, spec.name, tuple(str(p) for p in paths), params)], progress)
+    (outcome,) = out.values()
+    if outcome.error:
+        raise InputError(outcome.error)
+    return outcome.result
 
 
 def _remember(key, result):

@@ -254,6 +254,18 @@ def run_jobs(client, jobs: list[Job], progress: Progress | None = None, label: s
     return out
 
 
+def compute_on_cluster(scheduler, jobs: list[Job], progress: Progress | None = None,
+                       connect_timeout: float = 20.0) -> dict[tuple[str, str], Outcome]:
+    """:func:`run_jobs` on the cluster ``scheduler`` ("tcp://HOST:PORT", "local-cluster" or a
+    ``distributed.Client``), connected here (the app's entry: one page's sections at a time)."""
+    from core.readnoise.dask_engine import connect
+
+    label = scheduler if isinstance(scheduler, str) else "a Dask client"
+    (progress or (lambda f, m: None))(0.0, f"cluster {label}: connecting")
+    with connect(scheduler, connect_timeout, 3 * connect_timeout) as client:
+        return run_jobs(client, jobs, progress, label)
+
+
 def _failure(group: str, name: str, key: str, exc: BaseException) -> ClusterError:
     return ClusterError(f"{group}: {name}: the cluster could not complete task {key} "
                         f"({type(exc).__name__}: {exc}); no result was returned")
@@ -265,6 +277,6 @@ def client_cpu_seconds() -> float:
     return t.user + t.system
 
 
-__all__ = ["Job", "LONGEST_FIRST", "Outcome", "analyze_section", "client_cpu_seconds", "inspect_files",
+__all__ = ["Job", "LONGEST_FIRST", "Outcome", "analyze_section", "client_cpu_seconds", "compute_on_cluster", "inspect_files",
            "inspect_task", "partial_task", "plan_task", "readnoise_on_worker", "reduce_task", "run_jobs",
            "step_message", "whole_task"]
