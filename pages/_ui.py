@@ -229,6 +229,39 @@ def _compute(spec: SectionSpec, compute, paths, params, progress, label: str):
     return outcome.result
 
 
+def cached_runs(items: list, overall) -> list[str]:
+    """Every (spec, paths, params, label) of ``items`` through :func:`cached_run`; with a Dask
+    scheduler in the sidebar, all at once on the cluster (groups and files in parallel), ``overall``
+    (an ``st.progress``) showing the tasks done per section.  Returns the labels that failed."""
+    scheduler = current_scheduler()
+    if scheduler is None or len(items) < 2:
+        failed = []
+        for i, (spec, paths, params, label) in enumerate(items):
+            overall.progress(i / len(items), text=f"{i + 1} of {len(items)}: {label}")
+            if cached_run(spec, paths, params, label) is None:
+                failed.append(label)
+        return failed
+    jobs = [Job(label, spec.name, tuple(str(p) for p in paths), params) for spec, paths, params, label in items]
+    try:
+        out = compute_on_cluster(scheduler, jobs, lambda f, m: overall.progress(min(max(float(f), 0.0), 1.0), text=m))
+    except (ClusterError, ParameterError) as e:
+        st.error(str(e))
+        return [label for *_, label in items]
+    failed = []
+    for (spec, paths, params, label), job in zip(items, jobs):
+        outcome = out[(job.group, job.section)]
+        if outcome.error:
+            st.error(f"{label}: {outcome.error}")
+            failed.append(label)
+            continue
+        try:
+            ResultStore().put(spec.store_key, file_ids(paths), params, outcome.result, label=label)
+        except OSError as e:
+            st.warning(f"The result could not be stored on disk ({e}); it stays in memory for this session.")
+        _remember((spec.store_key, file_ids(paths), params), outcome.result)
+    return failed
+
+
 def _remember(key, result):
     store, lock = _results_store()
     with lock:

@@ -63,12 +63,7 @@ if missing:
               on_click=lambda: st.session_state.update(ov_running=True))
 if running:
     overall = st.progress(0.0, text=f"0 of {len(missing)} done")
-    failed = []
-    for i, (g, kind) in enumerate(missing):
-        overall.progress(i / len(missing), text=f"{i + 1} of {len(missing)}: {kind} of {g.key}")
-        spec, kparams = KINDS[kind]
-        if ui.cached_run(spec, g.paths, kparams, f"{kind} of {g.key}") is None:
-            failed.append(f"{kind} of {g.key}")
+    failed = ui.cached_runs([(KINDS[k][0], g.paths, KINDS[k][1], f"{k} of {g.key}") for g, k in missing], overall)
     overall.progress(1.0, text=f"{len(missing)} of {len(missing)} done")
     st.session_state["ov_running"] = False
     if not failed:
