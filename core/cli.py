@@ -59,6 +59,9 @@ def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> 
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local-cluster|local",
                    help="run every section of every detector group on a Dask cluster whose workers see the files at "
                         "the same paths (default: $DARKS_DASK_SCHEDULER when set, else this machine)")
+    p.add_argument("--groupdq-flags", metavar="FLAG,FLAG|none",
+                   help="GROUPDQ flags whose samples every section leaves out in DQ-carrying (RampModel) files "
+                        "(default DO_NOT_USE,SATURATED,JUMP_DET; PIXELDQ DO_NOT_USE pixels are always left out)")
     p.add_argument("--reference", help="a READNOISE reference FITS to compare with")
     p.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
     p.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
@@ -76,6 +79,10 @@ def _analysis_options(a, base=None):
 
     base = base or AnalysisOptions()
     given = {field: getattr(a, attr) for attr, field in _READNOISE_ARGS.items() if getattr(a, attr) is not None}
+    if getattr(a, "groupdq_flags", None) is not None:
+        from core.io.ramps import parse_groupdq_flags
+
+        base = base.with_groupdq_mask(parse_groupdq_flags(a.groupdq_flags))
     params = replace(base.readnoise, **given).validate()
     scheduler = base.scheduler if a.scheduler is None else a.scheduler
     if scheduler is not None:

@@ -18,6 +18,7 @@ import streamlit as st
 from core.errors import InputError, ParameterError
 from core.io.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
 from core.pipeline.cluster import Job, compute_on_cluster
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUPDQ_FLAGS, groupdq_names, parse_groupdq_flags
 from core.pipeline.registry import SectionSpec
 from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams
@@ -111,6 +112,18 @@ def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGro
 
 
 # -- parameters -----------------------------------------------------------------------------------
+def groupdq_mask_sidebar() -> int:
+    """The GROUPDQ flags every section leaves out (one setting for all pages; part of each result's
+    parameters, hence of its store key)."""
+    names = st.sidebar.multiselect(
+        "GROUPDQ flags left out", list(GROUPDQ_FLAGS), default=groupdq_names(DEFAULT_GROUPDQ_MASK).split("|"),
+        key="dq_flags",
+        help="Pipeline-processed ramps (RampModel: *_linearitystep.fits, *_ramp.fits, ...) carry GROUPDQ flags per "
+             "sample: samples with any of these flags are left out of every section. Pixels flagged DO_NOT_USE in "
+             "PIXELDQ are always left out (reference pixels excepted). Raw *_uncal.fits have no DQ: no effect.")
+    return parse_groupdq_flags(names)
+
+
 def readnoise_params_sidebar() -> ReadnoiseParams:
     sb = st.sidebar
     sb.subheader("Readnoise parameters")
@@ -135,7 +148,7 @@ def readnoise_params_sidebar() -> ReadnoiseParams:
                             help="jwst_reffiles engine only: worker processes. The native engine always uses both cores.")
     # Where it runs is the sidebar's Dask scheduler field (scheduler_sidebar), for every section alike.
     return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc), engine, mode,
-                           "local" if engine == "native" else None)
+                           "local" if engine == "native" else None, groupdq_mask_sidebar())
 
 
 ENGINE_CHOICES = {  # the first is the default

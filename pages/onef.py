@@ -27,9 +27,10 @@ st.sidebar.subheader("1/f parameters")
 diff = st.sidebar.radio("Group differences", ["consecutive", "independent"], key="onef_diff", horizontal=True)
 refcorr = st.sidebar.checkbox("Reference-row correction first", key="onef_refcorr",
                               help="Subtract each output's top/bottom reference-row mean per CDS frame.")
+dq_mask = ui.groupdq_mask_sidebar()
 if group is None:
     st.stop()
-params = OneFParams(diff_type=diff, refpix_correct=refcorr)
+params = OneFParams(diff_type=diff, refpix_correct=refcorr, groupdq_mask=dq_mask)
 
 result = ui.result_or_button(ONEF, group, params, "1/f spectra", "onef_run")
 

@@ -36,8 +36,8 @@ if not groups:
 root = ui.root_or_stop()
 KINDS = {  # registry name -> (section, the parameters the overview uses)
     READNOISE.name: (READNOISE, params),
-    ONEF.name: (ONEF, OneFParams()),
-    REFPIX.name: (REFPIX, RefPixParams()),
+    ONEF.name: (ONEF, OneFParams(groupdq_mask=params.groupdq_mask)),
+    REFPIX.name: (REFPIX, RefPixParams(groupdq_mask=params.groupdq_mask)),
 }
 kinds = [READNOISE.name] + ([ONEF.name] if with_onef else []) + ([REFPIX.name] if with_refpix else [])
 

@@ -162,7 +162,7 @@ st.subheader("Spatial readnoise (Rest 2014 boxes) beside the temporal map")
 c1, c2 = st.columns(2)
 box = c1.number_input("Box size (pixels)", 8, 2048, 128, 8, key="rest_box")
 rest_refcorr = c2.checkbox("Reference-row correction first", key="rest_refcorr")
-rest_params = Rest2014Params(box=int(box), refpix_correct=rest_refcorr)
+rest_params = Rest2014Params(box=int(box), refpix_correct=rest_refcorr, groupdq_mask=params.groupdq_mask)
 rest = ui.peek_cached(REST2014, group.paths, rest_params)
 if rest is None and st.button("Compute box readnoise", key="rest_run"):
     rest = ui.cached_run(REST2014, group.paths, rest_params, f"Box readnoise of {group.key}")

@@ -19,9 +19,10 @@ groups, _ = ui.selected_groups()
 group = ui.group_picker(groups, key="refpix_group")
 st.sidebar.subheader("Reference-pixel parameters")
 flag = st.sidebar.number_input("Flag unstable pixels above (robust z)", 2.0, 50.0, 5.0, 0.5, key="refpix_flag")
+dq_mask = ui.groupdq_mask_sidebar()
 if group is None:
     st.stop()
-params = RefPixParams(flag_sigma=float(flag))
+params = RefPixParams(flag_sigma=float(flag), groupdq_mask=dq_mask)
 try:
     params.validate()
 except ParameterError as e:

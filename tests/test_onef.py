@@ -290,7 +290,8 @@ def test_summary_contract(onef_data):
     for name, outputs in (("A1", [3, 2, 1, 0]), ("B1", [0, 1, 2, 3])):
         res = onef_data.result(name)
         s = res.summary()
-        assert set(s) == {"units", "correlated", "correlated_slope", "amps"}
+        assert set(s) == {"units", "correlated", "correlated_slope", "amps", "dq"}
+        assert s["dq"] is None  # raw ramps: no DQ arrays
         assert s["units"] == "DN rms in a CDS frame"
         assert len(s["amps"]) == 4
         for i, a in enumerate(s["amps"]):

@@ -83,7 +83,7 @@ stripe in the first pass and a CDS frame or two in the second.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,7 @@ import numpy as np
 from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
-from core.io.ramps import Ramp, cds_frames, n_cds, stripes
+from core.io.ramps import Ramp, cds_frames, dq_note, dq_use, n_cds, stripes
 from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
@@ -128,15 +128,15 @@ def analyze_onef(
 
     plan = plan_onef(paths, params)
     acc = Accumulator(plan.layout, plan.total_frames)
-    factors: list = []
+    parts = []
     for fi in range(len(plan.infos)):  # one file's sums at a time, added in file order
         part = file_partial(plan, fi, params, progress)
         merge(acc, part.state)
-        factors.extend(part.factors)
+        parts.append(replace(part, state={}))  # its factors and DQ counts; the sums are in acc now
         del part
     if progress is not None:
         progress(1.0, "fitting spectra")
-    result = finish(acc, params, plan.names, plan.nints, factors, list(plan.notes))
+    result = _finish_parts(plan, acc, parts, params)
     if progress is not None:
         progress(1.0, "done")
     return result
@@ -154,9 +154,9 @@ def file_partial(plan: OneFPlan, fi: int, params: OneFParams, progress: Progress
         if progress is not None:
             progress(min(1.0, n_done / max(1, plan.total_frames)), msg)
 
-    add_file(plan, fi, params, acc, factors, offset, report)
+    _, masked_columns, has_dq = add_file(plan, fi, params, acc, factors, offset, report)
     acc.nframes -= offset
-    return OneFPartial(fi, state(acc), factors)
+    return OneFPartial(fi, state(acc), factors, masked_columns, has_dq)
 
 
 def combine(plan: OneFPlan, parts: list[OneFPartial], params: OneFParams) -> OneFResult:
@@ -166,11 +166,22 @@ def combine(plan: OneFPlan, parts: list[OneFPartial], params: OneFParams) -> One
         raise InputError(f"the 1/f analysis needs one partial per file (0..{len(plan.infos) - 1}), "
                          f"got {[q.index for q in parts]}")
     acc = Accumulator(plan.layout, plan.total_frames)
-    factors: list = []
     for q in parts:
         merge(acc, q.state)
-        factors.extend(q.factors)
-    return finish(acc, params, plan.names, plan.nints, factors, list(plan.notes))
+    return _finish_parts(plan, acc, parts, params)
+
+
+def _finish_parts(plan: OneFPlan, acc: Accumulator, parts: list[OneFPartial], params: OneFParams) -> OneFResult:
+    """The summed ``acc`` finished into the result, with the files' variance factors and DQ counts."""
+    factors = [f for q in parts for f in q.factors]
+    masked_columns = sum((q.masked_columns for q in parts), np.zeros(plan.layout.nx, np.int64))
+    dq = dq_use(masked_columns, plan.layout, params.groupdq_mask, any(q.has_dq for q in parts))
+    notes = list(plan.notes)
+    if dq is not None:
+        notes.append(dq_note(dq))
+    result = finish(acc, params, plan.names, plan.nints, factors, notes)
+    result.dq = dq
+    return result
 
 
 @dataclass
@@ -225,22 +236,24 @@ def plan_onef(paths: Sequence[str | Path], params: OneFParams) -> OneFPlan:
 
 
 def add_file(plan: OneFPlan, fi: int, params: OneFParams, acc: Accumulator, factors: list, done: int,
-             report) -> int:
+             report) -> tuple[int, np.ndarray, bool]:
     """File ``fi`` of the plan into ``acc`` (and its integrations' variance factors into
-    ``factors``); returns the frame count ``done`` plus its frames.  ``report(done, message)``."""
+    ``factors``); returns (the frame count ``done`` plus its frames, the samples its DQ flags left
+    out per column, whether it carries DQ arrays).  ``report(done, message)``."""
     info = plan.infos[fi]
     name = info.path.name
     weight = 1.0 / stack_mean_factor(info.ncds, params.diff_type)
     report(done, f"{name}: reading ({fi + 1}/{len(plan.infos)})")
     try:
-        ramp = Ramp(info.path)
+        ramp = Ramp(info.path, groupdq_mask=params.groupdq_mask)
     except (OSError, KeyError) as exc:
         raise InputError(f"{name}: cannot be opened ({exc})", file=name) from exc
     with ramp:
         try:
-            return _process_file(ramp, info, params, acc, weight, plan.refrows, factors, done, report)
+            done = _process_file(ramp, info, params, acc, weight, plan.refrows, factors, done, report)
         except (OSError, EOFError) as exc:
             raise InputError(f"{name}: read error ({exc})", file=name) from exc
+        return done, ramp.dq_masked_columns.copy(), bool(ramp.has_dq)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ class OneFPartial:
     index: int  # the file's position in the run
     state: dict  # Accumulator field -> its sum over this file's frames (SUMMED and JOINED fields)
     factors: list  # per integration: the variance fraction the per-pixel mean removal leaves
+    masked_columns: np.ndarray | None = None  # samples its DQ flags left out, per column (int64)
+    has_dq: bool = False  # the file carries GROUPDQ / PIXELDQ arrays
 
 
 def state(acc: Accumulator) -> dict:

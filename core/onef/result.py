@@ -63,6 +63,7 @@ class OneFResult:
     row_time: float  # s per row
     stack_mean_factor: float
     notes: list[str] = field(default_factory=list)
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
 
     @property
     def units(self) -> str:
@@ -86,6 +87,7 @@ class OneFResult:
                 }
                 for a in self.amps
             ],
+            "dq": self.dq,
         }
 
     def tables(self) -> dict:

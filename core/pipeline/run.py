@@ -39,6 +39,15 @@ class AnalysisOptions:
     scheduler: str | None = None
     connect_timeout: float = 20.0  # seconds to reach the scheduler (and, x3, for a first worker)
 
+    def with_groupdq_mask(self, mask: int) -> AnalysisOptions:
+        """The same options with every section leaving out the samples flagged with GROUPDQ ``mask``
+        (each section's Params carries it as ``groupdq_mask``, so it is part of the store key)."""
+        params = {}
+        for s in SECTIONS:
+            p = self.section_params.get(s.name) or s.default_params()
+            params[s.name] = replace(p, groupdq_mask=int(mask)) if hasattr(p, "groupdq_mask") else p
+        return replace(self, readnoise=replace(self.readnoise, groupdq_mask=int(mask)), section_params=params)
+
 
 @dataclass
 class GroupResult:

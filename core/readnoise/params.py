@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.errors import ParameterError
 from core.io.geometry import Layout
-from core.io.ramps import GROUP_DIFF_TYPES
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUP_DIFF_TYPES, check_groupdq_mask
 from core.readnoise.stats import DEGENERATE_FRACTION, amp_statistics, unusable_fraction
 from core.runtime import check_scheduler
 from core.stats import finite_or_none
@@ -42,8 +42,11 @@ class ReadnoiseParams:
     # native only: None ($DARKS_DASK_SCHEDULER when set, else local), "local", "local-cluster" or
     # "tcp://HOST:PORT" (a running dask scheduler): see core.readnoise.dask_engine.  The map does not depend on it.
     scheduler: str | None = None
+    # native only: the GROUPDQ bits whose samples are left out (jwst_reffiles cannot use DQ)
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK
 
     def validate(self) -> ReadnoiseParams:
+        check_groupdq_mask(self.groupdq_mask)
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}, not {self.method!r}")
         if self.group_diff_type not in GROUP_DIFF_TYPES:

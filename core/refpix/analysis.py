@@ -66,6 +66,7 @@ from pathlib import Path
 from core.errors import InputError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
+from core.io.ramps import dq_note, dq_use
 from core.refpix.assemble import assemble
 from core.refpix.params import RefPixParams
 from core.refpix.perfile import FileResult, process_file
@@ -101,11 +102,22 @@ def analyze_refpix(
         if progress:
             def sub(frac, msg, f_i=f_i):
                 progress(min(1.0, (f_i + frac) / nfiles * 0.98), msg)
-        results.append(process_file(p, layout, sub))
-    out = assemble(results, layout, params)
+        results.append(process_file(p, layout, sub, params.groupdq_mask))
+    out = assemble_files(results, layout, params)
     if progress:
         progress(1.0, "reference pixels: done")
     return out
 
 
-__all__ = ["analyze_refpix", "check_inputs"]
+def assemble_files(results: list[FileResult], layout: Layout, params: RefPixParams) -> RefPixResult:
+    """The per-file results (file order) into the section's result, with the DQ counts and note (the
+    reduce step, also of :mod:`core.refpix.partial`)."""
+    out = assemble(results, layout, params)
+    flagged = [r.dq_masked_columns for r in results if r.dq_masked_columns is not None]
+    out.dq = dq_use(sum(flagged) if flagged else None, layout, params.groupdq_mask, bool(flagged))
+    if out.dq is not None:
+        out.notes.append(dq_note(out.dq))
+    return out
+
+
+__all__ = ["analyze_refpix", "assemble_files", "check_inputs"]

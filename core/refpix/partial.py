@@ -1,7 +1,7 @@
 """The reference-pixel analysis split per file, for a cluster: the files and their layout from the
 headers (:func:`plan`), one :class:`~core.refpix.perfile.FileResult` per file (:func:`partial`,
 :func:`core.refpix.perfile.process_file`) and the result assembled from them (:func:`reduce`,
-:func:`core.refpix.assemble.assemble`).
+:func:`core.refpix.analysis.assemble_files`).
 
 ``reduce(plan(paths, p), [partial(plan, i, p) for i in range(len(paths))], p)`` is
 :func:`core.refpix.analysis.analyze_refpix` ``(paths, p)``: the same two functions in the same order.
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.io.geometry import Layout
-from core.refpix.analysis import check_inputs
-from core.refpix.assemble import assemble
+from core.refpix.analysis import assemble_files, check_inputs
 from core.refpix.params import RefPixParams
 from core.refpix.perfile import FileResult, process_file
 from core.refpix.result import RefPixResult
@@ -35,12 +34,12 @@ def plan(paths, params: RefPixParams) -> RefPixPlan:
 
 def partial(p: RefPixPlan, index: int, params: RefPixParams) -> FileResult:
     """File ``index``: its stripe pass and reference pixels."""
-    return process_file(p.paths[index], p.layout, None)
+    return process_file(p.paths[index], p.layout, None, params.groupdq_mask)
 
 
 def reduce(p: RefPixPlan, parts: list[FileResult], params: RefPixParams) -> RefPixResult:
     """The per-file results (in file order) assembled into the section's result."""
-    return assemble(list(parts), p.layout, params)
+    return assemble_files(list(parts), p.layout, params)
 
 
 __all__ = ["RefPixPlan", "partial", "plan", "reduce"]
