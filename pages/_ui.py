@@ -17,8 +17,8 @@ import streamlit as st
 
 from core.errors import InputError, ParameterError
 from core.io.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
-from core.pipeline.cluster import Job, compute_on_cluster
 from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUPDQ_FLAGS, groupdq_names, parse_groupdq_flags
+from core.pipeline.cluster import Job, compute_on_cluster
 from core.pipeline.registry import SectionSpec
 from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams

@@ -8,9 +8,9 @@ cannot complete names the group and the section and returns nothing; a file unre
 workers gets the local message; an unreachable scheduler is one line.
 
 Data: small simulated subarrays (SUBGRISM64, 6 groups) so that the whole module takes well under
-two minutes on two cores; two detectors of different flip kinds and a one-file group whose
-readnoise cannot be computed (3 groups: one independent difference), so that an error message is
-compared too.
+two minutes on two cores; two detectors of different flip kinds (one as RampModel files with DQ
+arrays, so that the DQ counts are compared) and a one-file group whose readnoise cannot be computed
+(3 groups: one independent difference), so that an error message is compared too.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import dask
@@ -51,7 +52,11 @@ NOT_COMPARED = ("/timings", "/computed_on", "/readnoise/params/scheduler")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("cluster_data")
     spec = NoiseSpec(white_read=[4.0, 5.0, 6.0, 7.0], corr_1f=3.0, unc_1f=1.0, unstable_ref_pixels=2)
-    made = simulate_set(d, ("NRCA1", "NRCB2"), nfiles=2, ngroups=6, subarray="SUBGRISM64", spec=spec, seed=21)
+    made = simulate_set(d, ("NRCA1",), nfiles=2, ngroups=6, subarray="SUBGRISM64", spec=spec, seed=21)
+    # RampModel files with GROUPDQ / PIXELDQ (jumps flagged): the DQ counts are compared too
+    flight = replace(spec, cr_rate=0.002, hot_fraction=0.003)
+    made += simulate_set(d, ("NRCB2",), nfiles=2, ngroups=6, subarray="SUBGRISM64", spec=flight, seed=23,
+                         kind="ramp", flag_jumps=True)
     made += simulate_set(d, ("NRCA3",), nfiles=1, ngroups=3, subarray="SUBGRISM64", spec=spec, seed=22)
     return sorted(e.path for e in made)
 
@@ -156,6 +161,9 @@ def test_local_cluster_gives_the_local_numbers_and_maps(data, local, tmp_path):
     a3 = summary["detectors"]["NRCA3_SUBGRISM64"]
     assert any("the 'stack' method needs at least 2 group differences" in e for e in a3["errors"]), a3["errors"]
     assert all(b["computed_on"] == "Dask cluster local-cluster" for b in summary["detectors"].values())
+    b2 = summary["detectors"]["NRCB2_SUBGRISM64"]
+    for name in ("readnoise", "onef", "refpix"):  # the DQ-flagged samples are counted on the workers too
+        assert sum(b2[name]["dq"]["masked_samples_per_amp"]) > 0, (name, b2[name]["dq"])
     # progress came from the cluster: tasks done of the total, per section
     last = [m for m in messages if "tasks" in m][-1]
     for spec in ALL_SECTIONS:

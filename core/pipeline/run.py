@@ -16,7 +16,6 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.errors import InputError, ParameterError
 from core.io.inventory import DetectorGroup, group_by_detector, inspect_file, inventory
 from core.pipeline.cluster import LONGEST_FIRST, Job, inspect_files, run_jobs, step_message
 from core.pipeline.registry import READNOISE, SECTIONS

@@ -77,18 +77,40 @@ def _input_error(e: InputError, fallback: str) -> dict:
     return {"error": str(e), "file": e.file or fallback, **_where()}
 
 
+@contextlib.contextmanager
+def _ramps(paths, groupdq_mask: int):
+    """The files opened (InputError naming one that cannot be), closed on exit."""
+    from core.readnoise.native import open_ramp
+
+    opened = []
+    try:
+        for p in paths:
+            opened.append(open_ramp(p, groupdq_mask))
+        yield opened
+    finally:
+        for r in opened:
+            r.close()
+
+
+def _dq(ramps) -> dict:
+    """The samples the DQ flags left out while reading, per column, and whether any file has DQ arrays."""
+    return {"dq_columns": sum(r.dq_masked_columns for r in ramps), "has_dq": any(r.has_dq for r in ramps)}
+
+
 def _stack_task(paths: list[str], y0: int, y1: int, group_diff_type: str, clipping_sigma: float,
                 max_clipping_iters: int, mode: str, groupdq_mask: int) -> dict:
     """Rows y0:y1 of the ``stack`` map, read from every file by this worker."""
     from core.readnoise.native import readnoise_stripe
 
     try:
-        std, nbad = readnoise_stripe(paths, y0, y1, "stack", group_diff_type, clipping_sigma,
-                                     max_clipping_iters, mode, groupdq_mask)
+        with _ramps(paths, groupdq_mask) as ramps:
+            std, nbad = readnoise_stripe(ramps, y0, y1, "stack", group_diff_type, clipping_sigma,
+                                         max_clipping_iters, mode, groupdq_mask)
+            dq = _dq(ramps)
     except InputError as e:
         return _input_error(e, ", ".join(Path(p).name for p in paths))
     w = _where()
-    return {"y0": y0, "y1": y1, "map": std, "nbad": int(nbad), "pids": [w["pid"]], "workers": [w["worker"]]}
+    return {"y0": y0, "y1": y1, "map": std, "nbad": int(nbad), **dq, "pids": [w["pid"]], "workers": [w["worker"]]}
 
 
 def _file_task(path: str, y0: int, y1: int, group_diff_type: str, clipping_sigma: float,
@@ -97,12 +119,14 @@ def _file_task(path: str, y0: int, y1: int, group_diff_type: str, clipping_sigma
     from core.readnoise.native import file_stripe_map
 
     try:
-        std, nbad = file_stripe_map(path, y0, y1, group_diff_type, clipping_sigma, max_clipping_iters, mode,
-                                    groupdq_mask)
+        with _ramps([path], groupdq_mask) as ramps:
+            std, nbad = file_stripe_map(ramps[0], y0, y1, group_diff_type, clipping_sigma, max_clipping_iters,
+                                        mode, groupdq_mask)
+            dq = _dq(ramps)
     except InputError as e:
         return _input_error(e, Path(path).name)
     w = _where()
-    return {"y0": y0, "y1": y1, "map": std, "nbad": int(nbad), "pids": [w["pid"]], "workers": [w["worker"]]}
+    return {"y0": y0, "y1": y1, "map": std, "nbad": int(nbad), **dq, "pids": [w["pid"]], "workers": [w["worker"]]}
 
 
 def _ramp_reduce_task(parts: list[dict], clipping_sigma: float, max_clipping_iters: int) -> dict:
@@ -116,6 +140,7 @@ def _ramp_reduce_task(parts: list[dict], clipping_sigma: float, max_clipping_ite
     return {"y0": parts[0]["y0"], "y1": parts[0]["y1"],
             "map": combine_file_maps([p["map"] for p in parts], clipping_sigma, max_clipping_iters),
             "nbad": sum(p["nbad"] for p in parts),
+            "dq_columns": sum(p["dq_columns"] for p in parts), "has_dq": any(p["has_dq"] for p in parts),
             "pids": sorted({w["pid"], *(q for p in parts for q in p["pids"])}),
             "workers": sorted({w["worker"], *(q for p in parts for q in p["workers"])} - {None})}
 
@@ -297,11 +322,11 @@ def distributed_readnoise_map(
             steps.extend(parts + [finals[-1]])
         del futs
         n_tasks = len(steps)
-        out, masked, pids, workers = _assemble(client, finals, steps, ny, nx, progress, label)
+        out, masked, pids, workers, dq = _assemble(client, finals, steps, ny, nx, progress, label)
     return out, {"mode": mode, "n_masked_samples": int(masked), "stripe_rows": rows,
                  "n_cds_per_file": [s[0] * n_cds(s[1], group_diff_type) for s in shapes],
                  "scheduler": label, "n_tasks": n_tasks, "worker_pids": sorted(pids),
-                 "workers": sorted(workers), "client_pid": os.getpid()}
+                 "workers": sorted(workers), "client_pid": os.getpid(), **dq}
 
 
 def _gather(client, futs, what: str) -> list:
@@ -333,6 +358,7 @@ def _assemble(client, finals, steps, ny: int, nx: int, progress: Progress, label
     out = np.full((ny, nx), np.nan, np.float32)
     covered = np.zeros(ny, np.int32)
     masked, pids, workers, done = 0, set(), set(), 0
+    dq = {"dq_masked_columns": np.zeros(nx, np.int64), "has_dq": False}
     try:
         for fut in pending:
             if fut.status in ("error", "cancelled"):
@@ -363,6 +389,8 @@ def _assemble(client, finals, steps, ny: int, nx: int, progress: Progress, label
             out[y0:y1] = r["map"]
             covered[y0:y1] += 1
             masked += r["nbad"]
+            dq["dq_masked_columns"] += r["dq_columns"]
+            dq["has_dq"] = dq["has_dq"] or bool(r["has_dq"])
             pids.update(r["pids"])
             workers.update(w for w in r["workers"] if w)
             done += 1
@@ -376,4 +404,4 @@ def _assemble(client, finals, steps, ny: int, nx: int, progress: Progress, label
         first = f" (first missing row {int(missing[0])})" if missing.size else ""
         raise ClusterError(f"the cluster returned {int((covered == 1).sum())} of {ny} rows exactly once"
                            f"{first}; no map was made")
-    return out, masked, pids, workers
+    return out, masked, pids, workers, dq

@@ -34,7 +34,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.io.inventory import check_ramps
-from core.io.ramps import Ramp, dq_note, dq_use, groupdq_names, n_cds, stripe_rows_for, stripes
+from core.io.ramps import Ramp, dq_note, dq_use, n_cds, stripe_rows_for, stripes
 from core.readnoise.params import CrdsMeta, ReadnoiseParams, ReadnoiseResult
 from core.readnoise.reffiles import (
     ENGINE_REFFILES,
@@ -217,10 +217,6 @@ def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Pat
     if info["n_masked_samples"]:
         notes.append(f"{info['n_masked_samples']} saturated or non-finite samples were masked.")
     dq = _native_dq(info, layout, params.groupdq_mask, notes)
-    if info["scheduler"] != "local" and _files_with_dq(paths):
-        dq = {"used": True, "groupdq_mask": params.groupdq_mask, "groupdq_flags": groupdq_names(params.groupdq_mask),
-              "masked_samples_per_amp": None}
-        notes.append("DQ-flagged samples were left out on the cluster workers (not counted there).")
     if params.single_value:
         with quiet_reffiles():
             cds_map = rf.use_single_value(cds_map, h0["INSTRUME"], h0["DETECTOR"], h0["SUBARRAY"],
