@@ -183,11 +183,15 @@ def test_scheduler_parameter_is_validated(files, tmp_path):
     ReadnoiseParams(engine="native", scheduler="local-cluster").validate()
     from core.cli import build_parser
 
+    # --scheduler runs the whole analysis on the cluster (core.pipeline.cluster), jwst_reffiles too (one task on
+    # a worker): no refusal, it goes for the scheduler, which here does not resolve.
     a = build_parser().parse_args(["analyze", str(files[0]), "--out", str(tmp_path), "--scheduler", "tcp://h:1",
-                                        "--engine", "reffiles"])
-    assert a.scheduler == "tcp://h:1"
-    with pytest.raises(ParameterError, match="needs the native engine"):
-        a.func(a)  # --engine reffiles with a scheduler: refused before any work
+                                   "--engine", "reffiles"])
+    with pytest.raises(ClusterError, match="cannot connect to the Dask scheduler at tcp://h:1"):
+        a.func(a)
+    a = build_parser().parse_args(["analyze", str(files[0]), "--out", str(tmp_path), "--scheduler", "my-cluster"])
+    with pytest.raises(ParameterError, match="tcp://HOST"):
+        a.func(a)  # refused before any work
 
 
 def test_cli_analyze_with_scheduler(cluster, files, tmp_path):
