@@ -272,3 +272,36 @@ def test_unreachable_scheduler_is_one_line(data, tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"error: cannot connect to the Dask scheduler at tcp://127.0.0.1:{port}: Connection refused"], r.stderr
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+# -- the app -------------------------------------------------------------------------------------------
+def test_app_sidebar_scheduler_runs_the_overview_on_the_cluster(demo_like_root, monkeypatch):
+    """The sidebar's Dask scheduler field: the overview's *Compute all* runs readnoise, 1/f and the
+    reference pixels of both groups on the cluster, and stores the local numbers."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.onef import OneFParams, analyze_onef
+    from core.pipeline.store import ResultStore, file_ids
+
+    copies = demo_like_root / "cluster_copy"  # new files for the store: nothing computed yet
+    copies.mkdir(exist_ok=True)
+    files = [Path(shutil.copy2(p, copies / p.name)) for p in sorted((demo_like_root / "flight").glob("*_uncal.fits"))]
+    monkeypatch.setenv("DARKS_DATA_ROOT", str(demo_like_root))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.session_state["selected_files"] = [str(p) for p in files]
+    at.switch_page("pages/overview.py").run()
+    at.text_input(key="scheduler_field").set_value("local-cluster").run()
+    at.button(key="ov_run").click().run()
+    assert not at.exception
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+    nrca1 = [p for p in files if "nrca1" in p.name]
+    params = OneFParams(groupdq_mask=OneFParams().groupdq_mask)
+    stored = ResultStore().get("onef", file_ids(nrca1), params)
+    assert stored is not None  # computed and stored
+    from core.readnoise import ReadnoiseParams
+
+    rn = ResultStore().get("readnoise", file_ids(nrca1), ReadnoiseParams())
+    assert any(n.startswith("computed on the Dask cluster tcp://127.0.0.1:") for n in rn.notes), rn.notes  # there
+    assert json.dumps(stored.summary(), sort_keys=True, default=str) == json.dumps(
+        analyze_onef(nrca1, params).summary(), sort_keys=True, default=str)
