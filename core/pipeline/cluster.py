@@ -174,8 +174,8 @@ def analyze_section(name: str, paths, params, meta=None):
 
 # -- client side -----------------------------------------------------------------------------------------
 def inspect_files(client, paths, retries: int = 2) -> dict[str, str]:
-    """{path: reason} for the files the workers cannot use (headers re-read on the workers)."""
-    paths = list(dict.fromkeys(str(p) for p in paths))
+    """{absolute path: reason} for the files the workers cannot use (headers re-read on the workers)."""
+    paths = list(dict.fromkeys(str(Path(p).absolute()) for p in paths))
     tag = uuid.uuid4().hex[:8]
     futs = [client.submit(inspect_task, p, key=f"inspect-{tag}-{i}", retries=retries) for i, p in enumerate(paths)]
     try:

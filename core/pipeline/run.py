@@ -299,13 +299,13 @@ def analyze_on_cluster(groups: list[DetectorGroup], opts: AnalysisOptions, sched
     progress(0.0, f"cluster {label}: connecting")
     with connect(scheduler, opts.connect_timeout, 3 * opts.connect_timeout) as client:
         progress(0.0, f"cluster {label}: reading the file headers on the workers")
-        bad = inspect_files(client, [f.path for g in groups for f in g.files])
+        bad = inspect_files(client, [f.path for g in groups for f in g.files])  # {absolute path: reason}
         results, jobs = [], []
         for g in groups:
             res = GroupResult(g, computed_on=label)
-            res.skipped = [{"file": f.name, "reason": bad[str(f.path)]} for f in g.files if str(f.path) in bad]
+            res.skipped = [{"file": f.name, "reason": bad[_abs(f.path)]} for f in g.files if _abs(f.path) in bad]
             if res.skipped:
-                res.group = replace(g, files=[f for f in g.files if str(f.path) not in bad])
+                res.group = replace(g, files=[f for f in g.files if _abs(f.path) not in bad])
             results.append(res)
             if not res.group.files:
                 res.errors.append("no file of this group can be read any more")
@@ -317,7 +317,7 @@ def analyze_on_cluster(groups: list[DetectorGroup], opts: AnalysisOptions, sched
                     _set(res, name, hit)
                     res.cached.append(name)
                 else:
-                    jobs.append(Job(g.key, name, tuple(str(p) for p in paths), params, meta))
+                    jobs.append(Job(g.key, name, tuple(_abs(p) for p in paths), params, meta))
         outcomes = run_jobs(client, jobs, progress, label)
     wall = round(time.perf_counter() - t0, 3)
     for res in results:
@@ -336,6 +336,11 @@ def analyze_on_cluster(groups: list[DetectorGroup], opts: AnalysisOptions, sched
             res.timings["total_s"] = wall
     progress(1.0, f"cluster {label}: done")
     return results
+
+
+def _abs(path) -> str:
+    """The path the workers open (absolute: they do not share the client's working folder)."""
+    return str(Path(path).absolute())
 
 
 def _set(res: GroupResult, name: str, result) -> None:
