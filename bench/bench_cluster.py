@@ -116,13 +116,13 @@ class Cluster:
         self.client.run(preload)  # imports, compiled kernels, a first datamodel: not timed
         return self
 
-    def cpu(self) -> tuple[float, float]:
-        """(CPU seconds of the workers, of the scheduler) so far."""
+    def cpu(self) -> tuple[dict, float]:
+        """({worker: CPU seconds}, CPU seconds of the scheduler) so far."""
         def own():
             t = os.times()
             return t.user + t.system
 
-        return sum(self.client.run(own).values()), self.client.run_on_scheduler(own)
+        return self.client.run(own), self.client.run_on_scheduler(own)
 
     def __exit__(self, *exc):
         with contextlib.suppress(Exception):
@@ -183,7 +183,8 @@ def main():
         rows.append({"case": "local", "wall_s": r["wall_s"], "worker_cpu_s": None, "scheduler_cpu_s": None,
                      "client_cpu_s": r["client_cpu_s"]})
         base = r["summary"]
-        print(f"local      wall {r['wall_s']:7.1f} s   client CPU {r['client_cpu_s']:7.1f} s", flush=True)
+        print(f"local      wall {r['wall_s']:7.1f} s   CPU {r['client_cpu_s']:7.1f} s (one process, its threads)",
+              flush=True)
         for n in (1, 2):
             d = tmp / f"c{n}"
             d.mkdir()
@@ -192,21 +193,26 @@ def main():
                 r = _run_client(paths, d / "out", c.address, env)
                 w1, s1 = c.cpu()
             ok, count = same_numbers(base, r["summary"])
+            per_worker = [w1[k] - w0[k] for k in sorted(w0) if k in w1]  # a killed worker would be missing
+            w0, w1 = 0.0, sum(per_worker)
             total = (w1 - w0) + (s1 - s0) + r["client_cpu_s"]
             rows.append({"case": f"{n} worker{'s' if n > 1 else ''}", "wall_s": r["wall_s"], "worker_cpu_s": w1 - w0,
                          "scheduler_cpu_s": s1 - s0, "client_cpu_s": r["client_cpu_s"],
                          "client_share": r["client_cpu_s"] / total if total else None, "equal_to_local": ok})
-            print(f"{rows[-1]['case']:10s} wall {r['wall_s']:7.1f} s   workers CPU {w1 - w0:7.1f} s   scheduler CPU "
+            rows[-1]["per_worker_cpu_s"] = " + ".join(f"{c:.1f}" for c in per_worker)
+            print(f"{rows[-1]['case']:10s} wall {r['wall_s']:7.1f} s   workers CPU {w1 - w0:7.1f} s "
+                  f"({rows[-1]['per_worker_cpu_s']})   scheduler CPU "
                   f"{s1 - s0:5.1f} s   client CPU {r['client_cpu_s']:5.1f} s ({100 * rows[-1]['client_share']:.1f} % "
                   f"of all)   numbers = local: {'yes' if ok else 'NO'} ({count} compared)", flush=True)
     speedup = rows[1]["wall_s"] / rows[2]["wall_s"]
     print(f"2 workers vs 1: {speedup:.2f}x faster (target >= 1.6x); 1 worker vs local: "
-          f"{rows[0]['wall_s'] / rows[1]['wall_s']:.2f}x", flush=True)
+          f"{rows[0]['wall_s'] / rows[1]['wall_s']:.2f}x; load average now {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores (anything above the workers' own share slows them)", flush=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench_cluster.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["case", "wall_s", "worker_cpu_s", "scheduler_cpu_s", "client_cpu_s",
-                                          "client_share", "equal_to_local"])
+        w = csv.DictWriter(f, fieldnames=["case", "wall_s", "worker_cpu_s", "per_worker_cpu_s", "scheduler_cpu_s",
+                                          "client_cpu_s", "client_share", "equal_to_local"])
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {out / 'bench_cluster.csv'}")
