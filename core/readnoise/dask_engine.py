@@ -19,6 +19,12 @@ Input problems are returned by the task as a message and raised on the client as
 :class:`core.errors.InputError` naming the file (no retries: they are deterministic).  The map is
 assembled only when every stripe came back; otherwise :class:`ClusterError` -- never a partial map.
 
+Called from a task on a worker of the same scheduler (the whole analysis on a cluster,
+:mod:`core.pipeline.cluster`, runs readnoise as one task per detector group), the stripes are
+submitted through the worker's own client (``distributed.worker_client``: the task leaves the
+worker's thread pool while they run, so one-thread workers cannot deadlock).  The DQ-flagged samples
+are counted per column by the stripe tasks, as locally.
+
 Schedulers: ``"tcp://HOST:PORT"`` (any ``scheme://`` address: a running ``dask scheduler``),
 ``"local-cluster"`` (a LocalCluster of 2 worker processes x 1 thread on this machine, for tests),
 ``"local"`` (no Dask: :func:`core.readnoise.native.native_readnoise_map`, threads).  ``None`` means

@@ -39,8 +39,10 @@ class ReadnoiseParams:
     # "native" (core.readnoise.native: one pass, jwst_reffiles' numbers) or "reffiles" (jwst_reffiles itself)
     engine: str = "native"
     mode: str = "compatible"  # native only: "compatible" (= jwst_reffiles) or "unbiased"
-    # native only: None ($DARKS_DASK_SCHEDULER when set, else local), "local", "local-cluster" or
-    # "tcp://HOST:PORT" (a running dask scheduler): see core.readnoise.dask_engine.  The map does not depend on it.
+    # native only: where its row stripes run: None ($DARKS_DASK_SCHEDULER when set, else local), "local",
+    # "local-cluster" or "tcp://HOST:PORT" (see core.readnoise.dask_engine).  The map does not depend on it.
+    # The whole analysis on a cluster is AnalysisOptions.scheduler (core.pipeline.cluster), which sets this on
+    # the workers.
     scheduler: str | None = None
     # native only: the GROUPDQ bits whose samples are left out (jwst_reffiles cannot use DQ)
     groupdq_mask: int = DEFAULT_GROUPDQ_MASK
