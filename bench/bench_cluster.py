@@ -8,8 +8,9 @@ The same detector groups (every section of the registry: readnoise, 1/f, referen
 
 * ``local``: ``run_analysis`` in one process (its threads on this machine's cores, as ``python -m core``);
 * ``1 worker`` / ``2 workers``: a ``dask scheduler`` and 1 or 2 ``dask worker --nthreads 1`` processes
-  started here, each worker pinned to its own core (``taskset``) so that "one thread each" also bounds
-  the kernels' internal threads; the client sends paths and gets results (``--scheduler``).
+  started here, each worker pinned to its own core (``taskset``) and with ``DARKS_CORES=1`` so that
+  "one thread each" also holds for the kernels' own thread pools; the client sends paths and gets
+  results (``--scheduler``).
 
 Printed and written to CSV, per case: wall time of the analysis, CPU seconds of the workers, of the
 scheduler and of the client (each process's own user + system time over the run, ``os.times``), the
@@ -103,10 +104,12 @@ class Cluster:
         time.sleep(0.3)
         self.address = json.loads(sched.read_text())["address"]
         ncpu = os.cpu_count() or 1
+        env, self.env = self.env, {**self.env, "DARKS_CORES": "1"}  # the kernels' own pools: one thread too
         for i in range(self.n):
             self._start(f"worker{i}", ["taskset", "-c", str(i % ncpu), self.dask, "worker", "--scheduler-file",
                                        str(sched), "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
                                        "--no-dashboard", "--local-directory", str(self.tmp / f"w{i}")])
+        self.env = env
         from distributed import Client
 
         self.client = Client(self.address, timeout="60s")
