@@ -273,9 +273,62 @@ def result_or_button(spec: SectionSpec, group, params, what: str, key: str):
     return result
 
 
+def run_jobs(jobs) -> list[str]:
+    """Run section jobs (:class:`core.pipeline.batch.Job`) detector groups two at a time, with one
+    progress bar counting them ("k of n") and naming the running steps; results go to the on-disk
+    store and this process's cache like :func:`cached_run`'s.  Returns the failed jobs' lines."""
+    from core.pipeline.batch import run_batch
+
+    bar = st.progress(0.0, text=f"0 of {len(jobs)} done")
+    disk, failed = ResultStore(), []
+
+    def progress(p):
+        bar.progress(p.done / max(1, p.total), text=p.text())
+
+    def on_done(job, result, error):
+        if error is not None:
+            failed.append(f"{job.label}: {error}")
+            return
+        ids = file_ids(job.paths)
+        try:
+            disk.put(job.spec.store_key, ids, job.params, result, label=job.label)
+        except OSError as e:
+            st.warning(f"{job.label}: not stored on disk ({e}); it stays in memory for this session.")
+        _remember((job.spec.store_key, ids, job.params), result)
+
+    run_batch(jobs, progress=progress, on_done=on_done)
+    return failed
+
+
+NOISE_CONVENTION = "noise_convention"  # session key: CDS or per read, for every page
+
+
+def noise_convention_sidebar() -> str:
+    """CDS or per read (CDS/√2) for every noise figure of the page (one convention per view)."""
+    from core.units import CONVENTIONS
+
+    return st.sidebar.radio(
+        "Noise figures", list(CONVENTIONS), key=NOISE_CONVENTION, horizontal=True,
+        help="CDS: the noise of a difference of two groups (jwst_reffiles' readnoise maps, the 1/f split). "
+             "Per read: CDS / √2, the noise of one group (white noise). Every figure and title of the page follows.")
+
+
 def how_computed(text: str):
     with st.expander("How this is computed"):
         st.markdown(text)
+
+
+def fmt_value(value, unit: str, digits: int = 2, upper_limit: float | None = None) -> str:
+    """A noise figure for text: '3.21 DN per read'; 'not detected (< 0.5 DN per read)' for an
+    undetected component; 'n/a' when it could not be measured (never nan, None or a fake number)."""
+    import math
+
+    u = f" {unit}" if unit else ""
+    if upper_limit is not None and math.isfinite(upper_limit):
+        return f"not detected (< {upper_limit:.{digits}g}{u})"
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}{u}"
 
 
 def fmt_dn(value, digits: int = 2) -> str:

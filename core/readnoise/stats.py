@@ -4,6 +4,8 @@ jwst_reffiles' clipped standard deviation.  Arrays in, tables out; values in the
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -114,3 +116,12 @@ def expected_clipped_std_factor(n: int, sigma: float = 3.0, maxiters: int = 3, t
     c = sigma_clip(x, sigma=sigma, maxiters=maxiters, axis=0)
     s = np.asarray(np.std(c, axis=0))
     return float(np.median(s) if statistic == "median" else np.mean(s))
+
+
+@functools.lru_cache(maxsize=256)  # a Monte Carlo of 40000 draws: once per (n, sigma, maxiters)
+def mean_bias_factor(n: int, sigma: float, maxiters: int) -> float:
+    """The expected clipped ddof=0 std over the true sigma for ``n`` samples: what the unbiased mode
+    divides each pixel by (NaN for n < 2)."""
+    if n < 2:
+        return np.nan
+    return expected_clipped_std_factor(int(n), sigma, maxiters, trials=40000, seed=n)
