@@ -44,7 +44,10 @@ def _readnoise_parameter_rows(results: Sequence[GroupResult]) -> list[dict]:
                      **{title: getattr(rn.params, k) for k, title in READNOISE_COLUMNS.items()},
                      "readout": f"{f0.readpatt} (NFRAMES {f0.nframes or 1}, GROUPGAP {f0.groupgap or 0})",
                      "processing": f0.processing,
-                     "DQ flags": "none in the files" if not dq else ("used" if dq.get("used") else "not used")})
+                     "samples per pixel": rn.samples_per_pixel,
+                     "DQ flags": "none in the files" if not dq else (
+                         f"left out: GROUPDQ {dq.get('groupdq_flags', '?')}" if dq.get("used")
+                         else "present, not used (jwst_reffiles)")})
     return rows
 
 
