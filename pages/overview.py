@@ -1,5 +1,6 @@
 """Overview: every detector of the selection on one screen, against a baseline."""
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -74,11 +75,16 @@ if missing:
               on_click=lambda: st.session_state.update(ov_running=True))
 if running:
     jobs = [Job(KINDS[k][0], tuple(g.paths), KINDS[k][1], g.key) for g, k in missing]
+    t0 = time.perf_counter()
     failed = ui.run_jobs(jobs)
     st.session_state["ov_running"] = False
+    st.session_state["ov_last_run"] = (f"{len(jobs) - len(failed)} of {len(jobs)} computations done in "
+                                       f"{time.perf_counter() - t0:.0f} s (detector groups two at a time).")
     if not failed:
         st.rerun()  # redraw without the button and the finished progress bar
     st.error(f"{len(failed)} of {len(missing)} computation(s) failed:\n\n" + "\n\n".join(failed))
+if not missing and st.session_state.get("ov_last_run"):
+    st.success(st.session_state.pop("ov_last_run"))
 current = pd.concat([group_rows(g, False)[0] for g in groups], ignore_index=True)
 if current.empty:
     st.stop()
@@ -128,13 +134,14 @@ if mode != "nothing":
 
 table = in_convention(compare_with_baseline(current, baseline, threshold), convention)
 st.subheader("Detector x amplifier grid")
-samples = {g.key: r.samples_per_pixel for g in groups
-           if (r := ui.peek_cached(READNOISE, g.paths, params)) is not None}
-bias = sorted({round(r.bias_factor, 3) for g in groups
-               if (r := ui.peek_cached(READNOISE, g.paths, params)) is not None and np.isfinite(r.bias_factor)})
+rn_results = {g.key: r for g in groups if (r := ui.peek_cached(READNOISE, g.paths, params)) is not None}
+by_samples: dict = {}  # (samples per pixel, bias factor) -> detector groups
+for k, r in rn_results.items():
+    by_samples.setdefault((r.samples_per_pixel, r.bias_factor), []).append(k)
 st.caption("Readnoise leads with the **unbiased** estimate (clipped std divided by its expected bias); beside it "
-           "jwst_reffiles' (compatible) estimator, biased low by x" + "/".join(f"{b:.3f}" for b in bias)
-           + " at " + ", ".join(f"{n} samples per pixel ({k})" for k, n in samples.items())
+           "jwst_reffiles' (compatible) estimator, biased low by "
+           + "; ".join(f"x{b:.3f} at {n} samples per pixel" + (f" ({', '.join(ks)})" if len(by_samples) > 1 else "")
+                       for (n, b), ks in by_samples.items())
            + f" ({params.engine} engine, {params.method}, {params.group_diff_type} differences). Reference readnoise "
            "files are compared with the compatible estimator, which made them.")
 st.altair_chart(grid_chart(table, threshold, color_range, convention), width="stretch")

@@ -34,7 +34,7 @@ def grid_chart(table: pd.DataFrame, threshold_pct: float, color_range_pct: float
     t["dark"] = np.abs(t["deviation_pct"].fillna(0.0)) > 0.6 * lim
     base = alt.Chart(t).encode(
         x=alt.X("amp_label:N", title="amplifier (science column order)", sort=None),
-        y=alt.Y("detector:N", title=None),
+        y=alt.Y("detector:N", title=None, axis=alt.Axis(labelLimit=400)),
     )
     rect = base.mark_rect(stroke="white").encode(
         color=alt.Color("deviation_pct:Q", title="deviation from baseline (%)",
