@@ -313,6 +313,13 @@ def noise_convention_sidebar() -> str:
              "Per read: CDS / √2, the noise of one group (white noise). Every figure and title of the page follows.")
 
 
+def chart(c) -> None:
+    """An altair chart in the app's one style (:func:`core.render.style.styled`), page-wide."""
+    from core.render.style import styled
+
+    st.altair_chart(styled(c), width="stretch")
+
+
 def how_computed(text: str):
     with st.expander("How this is computed"):
         st.markdown(text)

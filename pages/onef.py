@@ -46,8 +46,8 @@ detection = result.detection()
 one_output = len(result.amps) == 1
 corr_limit = detection["correlated"]["upper_limit"]
 c = st.columns(4)
-c[0].metric(f"Correlated 1/f, all outputs [{vunit}]", "needs 4 outputs" if one_output else
-            ui.fmt_value(summary["correlated"] * conv, vunit, upper_limit=None if corr_limit is None else corr_limit * conv),
+c[0].metric(f"Correlated 1/f [{vunit}]", "needs 4 outputs" if one_output else
+            ui.fmt_value(summary["correlated"] * conv, "", upper_limit=None if corr_limit is None else corr_limit * conv),
             help="Integral of the mean cross-spectrum of the output pairs. 'not detected': below 5% of the white "
                  "noise, or too weak for its slope to be fitted.")
 slope = summary["correlated_slope"]
@@ -70,12 +70,12 @@ comp = comp.drop(columns=["dq"], errors="ignore").rename(columns={
 comp.insert(0, "amp", range(len(comp)))
 comp["quadrature sum / total"] = result.check["quadrature_sum_over_total"]
 st.dataframe(comp, hide_index=True, width="stretch")
-st.altair_chart(components_chart(result, convention=convention), width="stretch")
+ui.chart(components_chart(result, convention=convention))
 st.caption("Quadrature sum = √(white² + correlated² + per-output²); it must match the total CDS noise measured "
            "from the pixels within a few percent.")
 
 st.subheader("Power spectra per output")
-st.altair_chart(spectra_chart(result), width="stretch")
+ui.chart(spectra_chart(result))
 ui.how_computed(HOW_COMPUTED["onef"]
                 + f" Frame time {result.frame_time:.3f} s, row frequency {result.row_frequency:.0f} Hz.")
 
@@ -83,7 +83,7 @@ st.subheader("Cross-spectra between outputs")
 if one_output:
     st.info("This window is read by one output: there is no other output to cross-correlate with.")
 else:
-    st.altair_chart(cross_spectrum_chart(result), width="stretch")
+    ui.chart(cross_spectrum_chart(result))
     ui.how_computed(HOW_COMPUTED["onef_cross"])
 
 st.subheader("Row banding")
@@ -103,7 +103,7 @@ right.markdown(
     f"**{ui.fmt_value(scaled(band.get('side_ref_row_avg_white_expected')), vunit)}**\n"
     f"- {band['description']}")
 if result.psd_after is not None:
-    st.altair_chart(side_correction_chart(result), width="stretch")
+    ui.chart(side_correction_chart(result))
 
 with st.expander("pynrc-style time-domain split (for comparison with published numbers)"):
     td = result.time_domain

@@ -144,7 +144,7 @@ st.caption("Readnoise leads with the **unbiased** estimate (clipped std divided 
                        for (n, b), ks in by_samples.items())
            + f" ({params.engine} engine, {params.method}, {params.group_diff_type} differences). Reference readnoise "
            "files are compared with the compatible estimator, which made them.")
-st.altair_chart(grid_chart(table, threshold, color_range, convention), width="stretch")
+ui.chart(grid_chart(table, threshold, color_range, convention))
 flagged = table[table["flagged"]]
 if baseline is None:
     st.caption("No baseline chosen: cells are not coloured.")
@@ -160,7 +160,7 @@ if baseline is not None and "start_mjd" in baseline:
     both = in_convention(pd.concat([baseline, current], ignore_index=True), convention)
     metric = st.selectbox("Trend of", [m for m in METRICS if m in set(both["metric"])],
                           format_func=lambda m: metric_title(m, convention), key="ov_trend_metric")
-    st.altair_chart(trend_chart(both, metric, convention), width="stretch")
+    ui.chart(trend_chart(both, metric, convention))
 
 st.subheader("Open a detector")
 c1, c2 = st.columns([2, 1])

@@ -55,15 +55,14 @@ shown = in_unit if conv == 1.0 else (in_unit * conv).astype(np.float32)
 amps = amp_statistics(shown, layout) if (unit != "DN" or conv != 1.0) else result.amp_table
 active = ~layout.reference_mask()
 overall = float(np.nanmedian(shown[active]))
-head = result.headline
 g_scale = conv * (float(np.nanmedian(gain)) if unit != "DN" else 1.0)
-unbiased, compatible = (float(np.nanmedian(head[c])) * g_scale for c in ("unbiased", "compatible"))
+unbiased, compatible = (result.overall[c] * g_scale for c in ("unbiased", "compatible"))
 vunit = f"{unit}, CDS" if convention == CDS else f"{unit} per read"
 m1, m2, m3, m4 = st.columns(4)
-m1.metric(f"Readnoise, unbiased [{vunit}]", ui.fmt_value(unbiased, vunit),
-          help="Median over amps of each amp's median, with the clipped std's low bias divided out "
+m1.metric(f"Readnoise, unbiased [{vunit}]", ui.fmt_value(unbiased, ""),
+          help="Median over the active pixels, with the clipped std's low bias divided out "
                "(the figure to plan with).")
-m2.metric(f"jwst_reffiles estimator [{vunit}]", ui.fmt_value(compatible, vunit),
+m2.metric(f"jwst_reffiles estimator [{vunit}]", ui.fmt_value(compatible, ""),
           help=f"The compatible (clipped ddof=0 std) estimator: x{result.bias_factor:.3f} of the unbiased one at "
                f"{result.samples_per_pixel} samples per pixel (Monte Carlo with the same clipping).")
 m3.metric("Samples per pixel", result.samples_per_pixel or "n/a",
@@ -101,7 +100,7 @@ png = map_png(shown, layout, f"{result.detector} readnoise ({result.engine})", f
 left.image(png, output_format="PNG", width="stretch")
 with right:
     st.markdown(f"**Histograms per amplifier** (log count; {vunit})")
-    st.altair_chart(histogram_chart(histograms({"data": shown}, layout), f"readnoise [{vunit}]"))
+    ui.chart(histogram_chart(histograms({"data": shown}, layout), f"readnoise [{vunit}]"))
 
 st.subheader("Noisy pixels")
 nsig = st.number_input("Threshold (robust σ above the amp median)", 1.0, 100.0, 5.0, 0.5, key="rn_noisy_sigma")
@@ -165,8 +164,8 @@ if baseline is not None:
     c2.image(map_png(diff, layout, "Readnoise difference", "difference [DN, CDS]", log=False, diverging=True),
              output_format="PNG", width="stretch")
     st.dataframe(table, hide_index=True, width="stretch")
-    st.altair_chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
-                                    "CDS noise [DN]"), width="stretch")
+    ui.chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
+                             "CDS noise [DN]"))
     st.download_button("Comparison table (CSV)", table.to_csv(index=False).encode(),
                        f"readnoise_comparison_{group.slug}.csv", "text/csv", key="rn_dl_cmp", on_click="ignore")
 

@@ -30,7 +30,7 @@ class Job:
 
     @property
     def label(self) -> str:
-        return f"{self.spec.name} of {self.group}"
+        return f"{self.spec.title} of {self.group}"
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,19 @@ class ReadnoiseResult:
         return t.drop(columns="median")
 
     @functools.cached_property
+    def overall(self) -> dict:
+        """The map's headline over all active pixels (DN, CDS): {"compatible": median of the
+        compatible estimator's map, "unbiased": that divided by :attr:`bias_factor`} (see
+        :attr:`headline` for the unbiased mode's map)."""
+        active = ~self.layout.reference_mask()
+        med = float(np.nanmedian(self.cds_noise_map[active])) if np.isfinite(self.cds_noise_map[active]).any() \
+            else float("nan")
+        if self.params.mode == "unbiased":
+            p = self.params
+            med *= mean_bias_factor(int(self.samples_per_pixel), p.clipping_sigma, p.max_clipping_iters)
+        return {"compatible": med, "unbiased": med / self.bias_factor}
+
+    @functools.cached_property
     def warnings(self) -> list[str]:
         """What makes this map unfit for use (shown in the page and the report; the FITS download
         then waits for a confirmation)."""
