@@ -142,7 +142,9 @@ def _open(ctx, url, n: int = 1) -> list:
 
 
 def _metric(pg, label: str) -> str:
-    m = pg.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    # by the exact label: has_text is a case-insensitive substring ("Files" is in "jwst_reffiles ...")
+    m = pg.locator('[data-testid="stMetric"]').filter(
+        has=pg.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)).first
     return m.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
