@@ -18,7 +18,7 @@ import streamlit as st
 from core.errors import InputError, ParameterError
 from core.io.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
 from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUPDQ_FLAGS, groupdq_names, parse_groupdq_flags
-from core.pipeline.cluster import Job, compute_on_cluster
+from core.pipeline.cluster import ClusterJob, compute_on_cluster
 from core.pipeline.registry import SectionSpec
 from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams
@@ -235,44 +235,12 @@ def _compute(spec: SectionSpec, compute, paths, params, progress, label: str):
     if scheduler is None:
         return compute(list(paths), params, progress=progress)
     check_scheduler(scheduler)
-    out = compute_on_cluster(scheduler, [Job(label, spec.name, tuple(str(p) for p in paths), params)], progress)
+    out = compute_on_cluster(scheduler, [ClusterJob(label, spec.name, tuple(str(p) for p in paths), params)],
+                             progress)
     (outcome,) = out.values()
     if outcome.error:
         raise InputError(outcome.error)
     return outcome.result
-
-
-def cached_runs(items: list, overall) -> list[str]:
-    """Every (spec, paths, params, label) of ``items`` through :func:`cached_run`; with a Dask
-    scheduler in the sidebar, all at once on the cluster (groups and files in parallel), ``overall``
-    (an ``st.progress``) showing the tasks done per section.  Returns the labels that failed."""
-    scheduler = current_scheduler()
-    if scheduler is None or len(items) < 2:
-        failed = []
-        for i, (spec, paths, params, label) in enumerate(items):
-            overall.progress(i / len(items), text=f"{i + 1} of {len(items)}: {label}")
-            if cached_run(spec, paths, params, label) is None:
-                failed.append(label)
-        return failed
-    jobs = [Job(label, spec.name, tuple(str(p) for p in paths), params) for spec, paths, params, label in items]
-    try:
-        out = compute_on_cluster(scheduler, jobs, lambda f, m: overall.progress(min(max(float(f), 0.0), 1.0), text=m))
-    except (ClusterError, ParameterError) as e:
-        st.error(str(e))
-        return [label for *_, label in items]
-    failed = []
-    for (spec, paths, params, label), job in zip(items, jobs):
-        outcome = out[(job.group, job.section)]
-        if outcome.error:
-            st.error(f"{label}: {outcome.error}")
-            failed.append(label)
-            continue
-        try:
-            ResultStore().put(spec.store_key, file_ids(paths), params, outcome.result, label=label)
-        except OSError as e:
-            st.warning(f"The result could not be stored on disk ({e}); it stays in memory for this session.")
-        _remember((spec.store_key, file_ids(paths), params), outcome.result)
-    return failed
 
 
 def _remember(key, result):
@@ -336,9 +304,96 @@ def result_or_button(spec: SectionSpec, group, params, what: str, key: str):
     return result
 
 
+def run_jobs(jobs) -> list[str]:
+    """Run section jobs (:class:`core.pipeline.batch.Job`) detector groups two at a time, with one
+    progress bar counting them ("k of n") and naming the running steps; results go to the on-disk
+    store and this process's cache like :func:`cached_run`'s.  Returns the failed jobs' lines.
+    With a Dask scheduler in the sidebar, all of them at once on its workers instead."""
+    from core.pipeline.batch import run_batch
+
+    bar = st.progress(0.0, text=f"0 of {len(jobs)} done")
+    disk, failed = ResultStore(), []
+    if current_scheduler() is not None:
+        return _run_jobs_on_cluster(jobs, bar)
+
+    def progress(p):
+        bar.progress(p.done / max(1, p.total), text=p.text())
+
+    def on_done(job, result, error):
+        if error is not None:
+            failed.append(f"{job.label}: {error}")
+            return
+        ids = file_ids(job.paths)
+        try:
+            disk.put(job.spec.store_key, ids, job.params, result, label=job.label)
+        except OSError as e:
+            st.warning(f"{job.label}: not stored on disk ({e}); it stays in memory for this session.")
+        _remember((job.spec.store_key, ids, job.params), result)
+
+    run_batch(jobs, progress=progress, on_done=on_done)
+    return failed
+
+
+def _run_jobs_on_cluster(jobs, bar) -> list[str]:
+    """:func:`run_jobs` on the sidebar's Dask cluster: every job at once (groups and files in
+    parallel over the workers), the bar showing the tasks done per section."""
+    cjobs = [ClusterJob(job.group, job.spec.name, tuple(str(p) for p in job.paths), job.params) for job in jobs]
+    try:
+        out = compute_on_cluster(current_scheduler(), cjobs,
+                                 lambda f, m: bar.progress(min(max(float(f), 0.0), 1.0), text=m))
+    except (ClusterError, ParameterError) as e:
+        return [f"{job.label}: {e}" for job in jobs]
+    disk, failed = ResultStore(), []
+    for job, cjob in zip(jobs, cjobs):
+        outcome = out[(cjob.group, cjob.section)]
+        if outcome.error:
+            failed.append(f"{job.label}: {outcome.error}")
+            continue
+        ids = file_ids(job.paths)
+        try:
+            disk.put(job.spec.store_key, ids, job.params, outcome.result, label=job.label)
+        except OSError as e:
+            st.warning(f"{job.label}: not stored on disk ({e}); it stays in memory for this session.")
+        _remember((job.spec.store_key, ids, job.params), outcome.result)
+    return failed
+
+
+NOISE_CONVENTION = "noise_convention"  # session key: CDS or per read, for every page
+
+
+def noise_convention_sidebar() -> str:
+    """CDS or per read (CDS/√2) for every noise figure of the page (one convention per view)."""
+    from core.units import CONVENTIONS
+
+    return st.sidebar.radio(
+        "Noise figures", list(CONVENTIONS), key=NOISE_CONVENTION, horizontal=True,
+        help="CDS: the noise of a difference of two groups (jwst_reffiles' readnoise maps, the 1/f split). "
+             "Per read: CDS / √2, the noise of one group (white noise). Every figure and title of the page follows.")
+
+
+def chart(c) -> None:
+    """An altair chart in the app's one style (:func:`core.render.style.styled`), page-wide."""
+    from core.render.style import styled
+
+    st.altair_chart(styled(c), width="stretch")
+
+
 def how_computed(text: str):
     with st.expander("How this is computed"):
         st.markdown(text)
+
+
+def fmt_value(value, unit: str, digits: int = 2, upper_limit: float | None = None) -> str:
+    """A noise figure for text: '3.21 DN per read'; 'not detected (< 0.5 DN per read)' for an
+    undetected component; 'n/a' when it could not be measured (never nan, None or a fake number)."""
+    import math
+
+    u = f" {unit}" if unit else ""
+    if upper_limit is not None and math.isfinite(upper_limit):
+        return f"not detected (< {upper_limit:.{digits}g}{u})"
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}{u}"
 
 
 def fmt_dn(value, digits: int = 2) -> str:

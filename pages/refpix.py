@@ -49,17 +49,17 @@ st.caption(f"Largest excess instability: amp {int(worst['amp'])} (output {int(wo
            "per-output 1/f also raise it: reference rows sample 1/f only at the start and end of a frame.")
 
 st.subheader("Reference vs active drifts")
-st.altair_chart(levels_chart(result), width="stretch")
+ui.chart(levels_chart(result))
 st.caption(CHART_HELP["levels"])
-st.altair_chart(drift_scatter(result), width="stretch")
+ui.chart(drift_scatter(result))
 st.caption(CHART_HELP["scatter"])
 
 st.subheader("Across exposures")
-st.altair_chart(trends_chart(result), width="stretch")
+ui.chart(trends_chart(result))
 st.caption(CHART_HELP["trends"])
 
 st.subheader(f"Unstable reference pixels ({len(result.unstable)})")
-st.altair_chart(pixel_noise_chart(result), width="stretch")
+ui.chart(pixel_noise_chart(result))
 st.caption(CHART_HELP["pixels"])
 st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
 

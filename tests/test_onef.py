@@ -356,6 +356,7 @@ def test_charts(onef_data):
         spec = json.dumps(fn(res).to_dict(), ensure_ascii=False)
         assert "Hz" in spec or "DN rms" in spec
     assert "DN²/Hz" in json.dumps(R.spectra_chart(res).to_dict(), ensure_ascii=False)
-    assert "DN rms in a CDS frame" in json.dumps(R.components_chart(res).to_dict(), ensure_ascii=False)
+    assert "DN rms, CDS" in json.dumps(R.components_chart(res).to_dict(), ensure_ascii=False)
+    assert "DN rms per read" in json.dumps(R.components_chart(res, convention="per read").to_dict(), ensure_ascii=False)
     png = R.banding_png(res)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

@@ -56,7 +56,7 @@ def step_message(where: str, e: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class Job:
+class ClusterJob:
     """One section of one detector group."""
 
     group: str  # the group's key (named in messages)
@@ -186,7 +186,7 @@ def inspect_files(client, paths, retries: int = 2) -> dict[str, str]:
     return {p: r for p, r in zip(paths, reasons) if r is not None}
 
 
-def _submit(client, job: Job, tag: str, retries: int) -> list:
+def _submit(client, job: ClusterJob, tag: str, retries: int) -> list:
     """The job's futures, its final one last."""
     split = section(job.section).split_module() if job.section != READNOISE.name else None
     if split is None:
@@ -199,7 +199,7 @@ def _submit(client, job: Job, tag: str, retries: int) -> list:
                                         retries=retries)]
 
 
-def run_jobs(client, jobs: list[Job], progress: Progress | None = None, label: str = "",
+def run_jobs(client, jobs: list[ClusterJob], progress: Progress | None = None, label: str = "",
              retries: int = 2) -> dict[tuple[str, str], Outcome]:
     """Every job on the cluster, longest sections first; {(group, section): Outcome} once all are done.
 
@@ -254,7 +254,7 @@ def run_jobs(client, jobs: list[Job], progress: Progress | None = None, label: s
     return out
 
 
-def compute_on_cluster(scheduler, jobs: list[Job], progress: Progress | None = None,
+def compute_on_cluster(scheduler, jobs: list[ClusterJob], progress: Progress | None = None,
                        connect_timeout: float = 20.0) -> dict[tuple[str, str], Outcome]:
     """:func:`run_jobs` on the cluster ``scheduler`` ("tcp://HOST:PORT", "local-cluster" or a
     ``distributed.Client``), connected here (the app's entry: one page's sections at a time)."""
@@ -277,6 +277,6 @@ def client_cpu_seconds() -> float:
     return t.user + t.system
 
 
-__all__ = ["Job", "LONGEST_FIRST", "Outcome", "analyze_section", "client_cpu_seconds", "compute_on_cluster", "inspect_files",
-           "inspect_task", "partial_task", "plan_task", "readnoise_on_worker", "reduce_task", "run_jobs",
-           "step_message", "whole_task"]
+__all__ = ["LONGEST_FIRST", "ClusterJob", "Outcome", "analyze_section", "client_cpu_seconds", "compute_on_cluster",
+           "inspect_files", "inspect_task", "partial_task", "plan_task", "readnoise_on_worker", "reduce_task",
+           "run_jobs", "step_message", "whole_task"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.io.inventory import DetectorGroup, group_by_detector, inspect_file, inventory
-from core.pipeline.cluster import LONGEST_FIRST, Job, inspect_files, run_jobs, step_message
+from core.pipeline.cluster import LONGEST_FIRST, ClusterJob, inspect_files, run_jobs, step_message
 from core.pipeline.registry import READNOISE, SECTIONS
 from core.pipeline.store import file_ids
 from core.readnoise import CrdsMeta, ReadnoiseParams, compare_maps, load_reference_map, make_readnoise_map
@@ -317,7 +317,7 @@ def analyze_on_cluster(groups: list[DetectorGroup], opts: AnalysisOptions, sched
                     _set(res, name, hit)
                     res.cached.append(name)
                 else:
-                    jobs.append(Job(g.key, name, tuple(_abs(p) for p in paths), params, meta))
+                    jobs.append(ClusterJob(g.key, name, tuple(_abs(p) for p in paths), params, meta))
         outcomes = run_jobs(client, jobs, progress, label)
     wall = round(time.perf_counter() - t0, 3)
     for res in results:

@@ -18,7 +18,6 @@ Units: CDS noise in DN, like jwst_reffiles.  Saturated (65535) and non-finite sa
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from core.errors import InputError
 from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, cds_frames, n_cds, stripes
 from core.readnoise.clip import clipped_mean_fast, clipped_std_fast
 from core.readnoise.params import MODES
+from core.readnoise.stats import mean_bias_factor
 
 STRIPE_BUDGET_BYTES = 192 * 2**20  # float32 bytes of raw stripes held at once, all files together
 
@@ -46,15 +46,6 @@ def clipped_std(stack: np.ndarray, sigma: float = 3.0, maxiters: int = 3, axis: 
     return clipped_std_fast(x, sigma, maxiters)
 
 
-@functools.lru_cache(maxsize=256)
-def _bias_factor(n: int, sigma: float, maxiters: int) -> float:
-    from core.readnoise.stats import expected_clipped_std_factor
-
-    if n < 2:
-        return np.nan
-    return expected_clipped_std_factor(int(n), sigma, maxiters, trials=40000, seed=n)
-
-
 def unbias(std: np.ndarray, n: np.ndarray, sigma: float, maxiters: int, n_samples: np.ndarray | None = None) -> np.ndarray:
     """Divide a compatible-mode map by its expected bias for the number of samples of each pixel.
 
@@ -65,7 +56,7 @@ def unbias(std: np.ndarray, n: np.ndarray, sigma: float, maxiters: int, n_sample
     out = np.full(std.shape, np.nan, np.float32)
     for k in np.unique(ns):
         sel = ns == k
-        out[sel] = std[sel] / _bias_factor(int(k), float(sigma), int(maxiters))
+        out[sel] = std[sel] / mean_bias_factor(int(k), float(sigma), int(maxiters))
     return out
 
 
