@@ -287,8 +287,9 @@ def analyze_on_cluster(groups: list[DetectorGroup], opts: AnalysisOptions, sched
 
     Results already in the store are loaded, not recomputed.  ``timings``: ``<name>_s`` is the
     compute time of the section's tasks on the workers (readnoise: its task's wall time, which
-    includes waiting for its stripe tasks), ``total_s`` the run's wall time (the groups run together).  Raises :class:`core.runtime.ClusterError` (unreachable scheduler, no worker, a
-    task that cannot complete: named by group and section) -- then no result at all."""
+    includes waiting for its stripe tasks), ``total_s`` the run's wall time (the groups run
+    together).  Raises :class:`core.runtime.ClusterError` (unreachable scheduler, no worker, a task
+    that cannot complete: named by group and section) -- then no result at all."""
     from core.readnoise.dask_engine import connect
 
     progress = progress or (lambda f, m: None)
