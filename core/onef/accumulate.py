@@ -6,6 +6,7 @@ the two cores (:func:`by_output_halves`, :func:`accumulate_power_halves`, :func:
 from __future__ import annotations
 
 import math
+import time
 from itertools import combinations
 
 import numpy as np
@@ -90,6 +91,14 @@ class Accumulator:
         # into these every frame (no 16 MB allocation and join per frame).
         self._x = np.empty((self.nout, layout.ny, layout.channel_width), np.float32)
         self._xa = np.empty_like(self._x)
+        self.timings: dict[str, float] | None = None  # {pass: seconds} when timed (core.onef.analysis.timed_onef)
+
+    def lap(self, name: str, t0: float) -> float:
+        """Add the wall time since ``t0`` to pass ``name`` when timing; returns the time now."""
+        t = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = self.timings.get(name, 0.0) + (t - t0)
+        return t
 
     # -- spectra -----------------------------------------------------------------------------
     def _fft(self, x: np.ndarray) -> np.ndarray:
@@ -111,19 +120,24 @@ class Accumulator:
     def add(self, d_sci: np.ndarray, weight: float, label: dict) -> None:
         """One CDS frame (science orientation, per-pixel median already removed)."""
         lay = self.layout
+        t = time.perf_counter()
         chans = lay.channel_images(d_sci)  # (nout, ny, w) read order, a copy
         finite = np.isfinite(chans)
         valid = finite & self.active
+        t = self.lap("read-order copy and masks", t)
         # Per output: centre on the median, clip beyond CLIP_SIGMA robust sigma (compiled, one pass).
         x = self._x
         _, nclipped, nvalid, sumsq, rowsum, nrow = by_output_halves(
             lambda c, v, out: center_and_clip(c, v, CLIP_SIGMA, out)[1:], chans, valid, x, split=3)
         self.nclipped += int(nclipped)
         self.nsamples += int(nvalid.sum())
+        t = self.lap("centre and clip (exact medians)", t)
 
         X = self._fft(x)
+        t = self.lap("FFT", t)
         accumulate_power_halves(X, float(weight), self.auto, self.cross, self.pair_a, self.pair_b)
         del X
+        t = self.lap("power and cross sums", t)
         for j, (a, b) in enumerate(self.pairs):
             self.n_cross[j] += np.count_nonzero(valid[a] & valid[b])
         self.n_auto += nvalid
@@ -137,16 +151,19 @@ class Accumulator:
         self.rowavg_n += rows_ok.sum(axis=1)
         self.rowavg_inv_npix += (1.0 / np.maximum(nrow, 1) * rows_ok).sum(axis=1)
 
+        t = self.lap("counts and row averages", t)
         if self.has_side:
-            self._side_correction(chans, finite, valid, weight)
+            t = self._side_correction(chans, finite, valid, weight, t)
 
         self._time_domain(x, valid, weight)
+        t = self.lap("Savitzky-Golay split", t)
 
         if (self.nframes - 1) % self.band_stride == 0:
             self.band_cols.append(row_medians_halves(chans, valid))
             self.band_frames.append(label)
+        self.lap("banding row medians", t)
 
-    def _side_correction(self, chans, finite, valid, weight) -> None:
+    def _side_correction(self, chans, finite, valid, weight, t) -> float:
         """Side-reference-column row correction: spectra and row averages after it."""
         from scipy.ndimage import uniform_filter1d
 
@@ -154,7 +171,7 @@ class Accumulator:
         num, cnt = side_sums(chans, side)  # per read-order row
         has = cnt > 0
         if not has.any():
-            return
+            return t
         rowref = np.where(has, num / np.maximum(cnt, 1), 0.0)
         self.sideavg_sumsq += weight * float((rowref[has] ** 2).sum())
         self.sideavg_n += int(has.sum())
@@ -167,6 +184,7 @@ class Accumulator:
         self.side_diff_n += n_side
         self.act_diff_sumsq += weight * ss_act
         self.act_diff_n += n_act
+        t = self.lap("side sums and neighbour differences", t)
         # Running mean over SIDE_SMOOTH_ROWS rows (rows without side pixels carry no weight).
         snum = uniform_filter1d(num, SIDE_SMOOTH_ROWS, mode="nearest")
         scnt = uniform_filter1d(cnt, SIDE_SMOOTH_ROWS, mode="nearest")
@@ -174,14 +192,18 @@ class Accumulator:
         xa = self._xa
         sumsq_after, rowsum_after = by_output_halves(lambda c, v, out: row_corrected(c, v, corr, out)[1:],
                                                       chans, valid, xa, split=3)
+        t = self.lap("side-reference correction and re-centring", t)
         X = self._fft(xa)
+        t = self.lap("FFT", t)
         accumulate_power_halves(X, float(weight), self.auto_after, self._cross_scratch, self.pair_a[:0],
                           self.pair_b[:0])
         del X
+        t = self.lap("power and cross sums", t)
         self.sumsq_after += weight * sumsq_after
         nrow = valid.sum(axis=2)
         rowavg = np.where(nrow > 0, rowsum_after / np.maximum(nrow, 1), 0.0)
         self.rowavg_sumsq_after += weight * (rowavg ** 2).sum(axis=1)
+        return self.lap("counts and row averages", t)
 
     def _time_domain(self, x, valid, weight) -> None:
         """pynrc-style split: SG-smoothed read-order series, channel mean = correlated."""

@@ -82,6 +82,7 @@ stripe in the first pass and a CDS frame or two in the second.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,18 @@ def analyze_onef(
     ``paths`` are ``*_uncal.fits`` of one detector and one frame geometry (InputError naming the
     file otherwise).  ``progress(fraction, message)`` is called as frames are processed.
     """
+    return _run(paths, params, progress, None)
 
+
+def timed_onef(paths: Sequence[str | Path], params: OneFParams = OneFParams()) -> tuple[OneFResult, dict]:
+    """:func:`analyze_onef` and the wall time (s) of each of its passes, summed over the run:
+    ``{pass name: seconds}`` (``bench/bench_onef.py`` prints them per CDS frame)."""
+    timings: dict[str, float] = {}
+    return _run(paths, params, None, timings), timings
+
+
+def _run(paths, params, progress, timings: dict | None) -> OneFResult:
+    """The driver of :func:`analyze_onef`; with ``timings`` (a dict) each pass's wall time is added to it."""
     params = params.validate() if isinstance(params, OneFParams) else params
     if not isinstance(params, OneFParams):
         raise ParameterError("params must be a OneFParams")
@@ -135,6 +147,7 @@ def analyze_onef(
     layout = infos[0].layout
     total_frames = sum(i.nints * i.ncds for i in infos)
     acc = Accumulator(layout, total_frames)
+    acc.timings = timings
     notes: list[str] = []
     factors = []
     done = 0
@@ -168,7 +181,9 @@ def analyze_onef(
             except (OSError, EOFError) as exc:
                 raise InputError(f"{name}: read error ({exc})", file=name) from exc
     report(done, "fitting spectra")
+    t0 = time.perf_counter()
     result = finish(acc, params, [i.path.name for i in infos], sum(i.nints for i in infos), factors, notes)
+    acc.lap("finish (per file set)", t0)
     if progress is not None:
         progress(1.0, "done")
     return result
@@ -222,16 +237,20 @@ def _process_file(ramp: Ramp, info: _FileInfo, params: OneFParams, acc: Accumula
     factor = 1.0 / weight
     for it in range(info.nints):
         factors.append(factor)
+        t0 = time.perf_counter()
         offsets = (_refrow_offsets(ramp, it, info.ncds, params.diff_type, layout, refrows)
                    if params.refpix_correct and refrows.size else None)
         pix_mean, jumps = _pixel_means(ramp, it, info.ngroups, params.diff_type, layout, offsets)
         acc.njumps += sum(j.size for j in jumps)
+        t0 = acc.lap("pass 1: pixel means and jumps (per integration)", t0)
         for k, frame in enumerate(_cds_frames(ramp, it, info.ncds, params.diff_type, layout.ny)):
             if offsets is not None:
                 frame -= offsets[k][None, :]
             frame -= pix_mean
             frame.reshape(-1)[jumps[k]] = np.nan  # left out: a gap in the series, like a clipped sample
+            t0 = acc.lap("read, CDS frame, mean and jumps removed", t0)
             acc.add(frame, weight, {"file": name, "integration": it, "cds": k})
+            t0 = time.perf_counter()
             done += 1
             report(done, f"{name}: integration {it + 1}/{info.nints}, CDS frame {k + 1}/{info.ncds}")
         del pix_mean
