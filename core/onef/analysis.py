@@ -96,7 +96,7 @@ from core.io.ramps import Ramp, cds_frames, n_cds, stripes
 from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
-from core.onef.kernel import abs_dev_subsample, clipped_stack_mean
+from core.onef.kernel import abs_dev_subsample, clipped_stack_mean, frame_output_deviations
 from core.onef.params import (
     CLIP_SIGMA,
     JUMP_SIGMA,
@@ -108,7 +108,7 @@ from core.onef.params import (
     stack_mean_factor,
 )
 from core.onef.result import OneFResult
-from core.runtime import Progress
+from core.runtime import Progress, pool
 from core.stats import MAD_TO_SIGMA
 
 
@@ -309,12 +309,12 @@ def jump_samples(d: np.ndarray, layout: Layout) -> np.ndarray | None:
     n = d.shape[0]
     if n < MIN_JUMP_FRAMES:
         return None
-    dev = np.empty_like(d)
-    for a in layout.amps():
-        block = d[:, :, a.x0:a.x1]
-        for k in range(n):
-            sample = block[k].reshape(-1)[:: max(1, block[k].size // 20_000)]
-            dev[k, :, a.x0:a.x1] = block[k] - np.float32(median_of(sample))
+    amps = layout.amps()
+    d = np.ascontiguousarray(d, np.float32)
+    x0s, x1s = np.array([a.x0 for a in amps], np.int64), np.array([a.x1 for a in amps], np.int64)
+    dev = np.full(d.shape, np.float32(np.nan)) if x1s.sum() - x0s.sum() < d.shape[2] else np.empty_like(d)
+    h = n // 2  # frames 0:h and h:n on the two cores
+    list(pool("onef").map(lambda k: frame_output_deviations(d, x0s, x1s, 20_000, dev, k[0], k[1]), ((0, h), (h, n))))
     flat = dev.reshape(n, -1)
     flat -= median_along0(flat)[None, :]
     np.abs(flat, out=flat)
