@@ -13,9 +13,8 @@ import numba
 import numpy as np
 
 from core.median import HIST_BINS, hist_median, median_of_first
+from core.onef.params import ROBUST_SUBSAMPLE
 from core.stats import MAD_TO_SIGMA
-
-ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (pixel_stack_mean takes as many)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -376,7 +375,11 @@ def binned_sums(idx, sel, y, nb):
 
 
 def warm_up() -> None:
-    """Compile (or load from the disk cache) every kernel here for the types :mod:`core.onef` uses."""
+    """Compile (or load from the disk cache) every kernel here and in :mod:`core.onef.framepass` for
+    the types :mod:`core.onef` uses."""
+    from core.onef import framepass
+
+    framepass.warm_up()
     chans = np.zeros((2, 4, 64), np.float32)
     valid = np.ones(chans.shape, bool)
     center_and_clip(chans, valid, 20.0)
