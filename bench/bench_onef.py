@@ -65,6 +65,7 @@ class Floor:
 
         lay, w = self.lay, self.lay.channel_width
         t0 = time.perf_counter()
+        c0 = time.process_time()
         total = 0.0
         with Ramp(self.path) as ramp:
             for it in range(self.nints):
@@ -79,7 +80,7 @@ class Floor:
                         for k in range(lay.noutputs):  # read order: odd outputs mirrored
                             self.body[k, :, :w] = det[:, k * w:(k + 1) * w][:, :: (1 if k % 2 == 0 else -1)]
                     total += float(self.plan()[:, 1].real.sum())  # the result used
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
 
 def full_analysis(path: Path) -> float:
@@ -88,9 +89,22 @@ def full_analysis(path: Path) -> float:
     from core.readnoise import ReadnoiseParams
 
     groups, _ = group_by_detector(inventory([path]))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     analyze_group(groups[0], AnalysisOptions(readnoise=ReadnoiseParams(engine="native")))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def timed_section(path: Path):
+    """(wall s, CPU s of every thread, {pass: s}) of the 1/f section on ``path``; without
+    ``timed_onef`` (code before issue 23) no passes."""
+    import core.onef.analysis as analysis
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    if hasattr(analysis, "timed_onef"):
+        res, tim = analysis.timed_onef([path])
+    else:
+        res, tim = analysis.analyze_onef([path]), {}
+    return time.perf_counter() - t0, time.process_time() - c0, tim, res
 
 
 def _rss_mib(field: str) -> float:
@@ -128,8 +142,6 @@ def main():
     warnings.filterwarnings("ignore")
     path = Path(a.file) if a.file else make_input(Path(a.data))
 
-    from core.onef.analysis import timed_onef
-
     t0 = time.perf_counter()
     if not a.no_full:
         from core.pipeline.warm import preload
@@ -141,7 +153,7 @@ def main():
         warm_up()
     floor = Floor(path)
     floor.run()
-    res, _ = timed_onef([path])  # warm: first pools, first plan, caches
+    res = timed_section(path)[3]  # warm: first pools, first plan, caches
     if not a.no_full:
         full_analysis(path)
     print(f"{path.name}: {res.n_cds_frames} CDS frames of {res.shape[1]}x{res.shape[0]}; "
@@ -150,32 +162,42 @@ def main():
     t_floor, t_sec, t_full, passes = [], [], [], {}
     for _ in range(a.repeats):
         t_floor.append(floor.run())
-        t = time.perf_counter()
-        res, tim = timed_onef([path])
-        t_sec.append(time.perf_counter() - t)
-        for k, v in tim.items():
-            passes[k] = min(passes.get(k, float("inf")), v)
+        wall, cpu, tim, res = timed_section(path)
+        t_sec.append((wall, cpu))
+        for k, v in tim.items():  # (wall, CPU): the minimum of each over the runs
+            old = passes.get(k, (float("inf"), float("inf")))
+            passes[k] = (min(old[0], v[0]), min(old[1], v[1]))
         if not a.no_full:
             t_full.append(full_analysis(path))
     nfr = res.n_cds_frames
-    f, s = min(t_floor), min(t_sec)
-    print(f"\nminimum of {a.repeats} runs (shared 2-core machine: scatter 10-30 %, compare within a run)")
-    print(f"  FFT floor (read, {nfr} CDS frames, one float32 FFT per output per frame) {f:7.3f} s")
-    print(f"  1/f section (analyze_onef)                                       {s:7.3f} s   "
-          f"= {s / f:.2f}x the floor")
+    (f, fc), (s, sc) = (min(x[0] for x in t_floor), min(x[1] for x in t_floor)), \
+        (min(x[0] for x in t_sec), min(x[1] for x in t_sec))
+    print(f"\nminimum of {a.repeats} runs (shared 2-core machine: scatter 10-30 %, more under load; "
+          f"compare within a run); wall time, and CPU time of all threads")
+    print(f"  FFT floor (read, {nfr} CDS frames, one float32 FFT per output per frame) "
+          f"{f:7.3f} s wall  {fc:7.3f} s CPU")
+    print(f"  1/f section (analyze_onef)                                       {s:7.3f} s wall  {sc:7.3f} s CPU"
+          f"   = {s / f:.2f}x the floor (wall), {sc / fc:.2f}x (CPU)")
     if t_full:
-        print(f"  full analysis (analyze_group: readnoise + every section)         {min(t_full):7.3f} s   "
-              f"= {min(t_full) / f:.2f}x the floor")
-    print("\n1/f section, per pass (minimum over the runs of each pass's total):")
+        w_, c_ = min(x[0] for x in t_full), min(x[1] for x in t_full)
+        print(f"  full analysis (analyze_group: readnoise + every section)         {w_:7.3f} s wall  {c_:7.3f} s CPU"
+              f"   = {w_ / f:.2f}x the floor (wall), {c_ / fc:.2f}x (CPU)")
+    if passes:
+        print("\n1/f section, per pass (minimum over the runs of each pass's total):")
     per_frame = {k: v for k, v in passes.items() if "per " not in k}
-    for k, v in sorted(per_frame.items(), key=lambda kv: -kv[1]):
-        print(f"  per CDS frame  {k:48s} {1e3 * v / nfr:7.2f} ms")
-    print(f"  per CDS frame  {'sum':48s} {1e3 * sum(per_frame.values()) / nfr:7.2f} ms")
-    for k, v in passes.items():
+    if passes:
+        print(f"  {'':77s} wall ms   CPU ms")
+    for k, (w_, c_) in sorted(per_frame.items(), key=lambda kv: -kv[1][1]):
+        print(f"  per CDS frame  {k:62s} {1e3 * w_ / nfr:7.2f}  {1e3 * c_ / nfr:7.2f}")
+    if per_frame:
+        print(f"  per CDS frame  {'sum':62s} {1e3 * sum(v[0] for v in per_frame.values()) / nfr:7.2f}  "
+              f"{1e3 * sum(v[1] for v in per_frame.values()) / nfr:7.2f}")
+    for k, (w_, c_) in passes.items():
         if "per " in k:
-            print(f"  {k:63s} {1e3 * v:7.1f} ms")
-    print(f"  {'the rest (file checks, opening, plan, thread hand-offs)':63s} "
-          f"{1e3 * (s - sum(passes.values())):7.1f} ms")
+            print(f"  {k:77s} {1e3 * w_:7.1f}  {1e3 * c_:7.1f}")
+    if passes:
+        print(f"  {'the rest (file checks, opening, FFT plan, thread hand-offs)':77s} "
+              f"{1e3 * (s - sum(v[0] for v in passes.values())):7.1f}  {1e3 * (sc - sum(v[1] for v in passes.values())):7.1f}")
 
     r = subprocess.run([sys.executable, __file__, "--memory-one", str(path)], capture_output=True, text=True,
                        cwd=ROOT)

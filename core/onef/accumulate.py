@@ -85,13 +85,19 @@ class Accumulator:
         self._x = np.empty((self.nout, layout.ny, layout.channel_width), np.float32)
         self._xa = np.empty_like(self._x)
         self._valid = np.empty(self._x.shape, bool)  # the frame's valid samples (written by the passes)
-        self.timings: dict[str, float] | None = None  # {pass: seconds} when timed (core.onef.analysis.timed_onef)
+        self.timings: dict | None = None  # {pass: [wall s, CPU s]} when timed (core.onef.analysis.timed_onef)
 
     def lap(self, name: str, t0: float) -> float:
-        """Add the wall time since ``t0`` to pass ``name`` when timing; returns the time now."""
+        """When timing: add the wall time since ``t0`` (a :func:`time.perf_counter` value) and the
+        process's CPU time since the last lap to pass ``name`` (``timings[name] = [wall s, CPU s]``).
+        Returns the time now."""
         t = time.perf_counter()
         if self.timings is not None:
-            self.timings[name] = self.timings.get(name, 0.0) + (t - t0)
+            c = time.process_time()
+            w = self.timings.setdefault(name, [0.0, 0.0])
+            w[0] += t - t0
+            w[1] += c - self.timings.get("_cpu", c)
+            self.timings["_cpu"] = c
         return t
 
     # -- spectra -----------------------------------------------------------------------------
