@@ -96,7 +96,14 @@ from core.io.ramps import Ramp, cds_frames, n_cds, stripes
 from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
-from core.onef.kernel import abs_dev_subsample, clipped_stack_mean, frame_output_deviations
+from core.onef.kernel import (
+    NETWORK_MAX_N,
+    abs_dev_subsample,
+    batcher_pairs,
+    clipped_stack_mean,
+    frame_output_deviations,
+    network_median,
+)
 from core.onef.params import (
     CLIP_SIGMA,
     JUMP_SIGMA,
@@ -317,9 +324,9 @@ def jump_samples(d: np.ndarray, layout: Layout) -> np.ndarray | None:
     h = n // 2  # frames 0:h and h:n on the two cores
     list(pool("onef").map(lambda k: frame_output_deviations(d, x0s, x1s, 20_000, dev, k[0], k[1]), ((0, h), (h, n))))
     flat = dev.reshape(n, -1)
-    flat -= median_along0(flat)[None, :]
+    flat -= stack_median(flat)[None, :]
     np.abs(flat, out=flat)
-    sig_pix = MAD_TO_SIGMA * median_along0(flat)
+    sig_pix = MAD_TO_SIGMA * stack_median(flat)
     sub = flat[:, :: max(1, flat.shape[1] // 50_000)]
     sig_all = float(MAD_TO_SIGMA * median_of(sub[np.isfinite(sub)])) if np.isfinite(sub).any() else 0.0
     limit = np.float32(JUMP_SIGMA) * np.maximum(sig_pix, np.float32(sig_all))
@@ -343,6 +350,21 @@ def _cds_frames(ramp: Ramp, it: int, ncds: int, diff_type: str, ny: int):
         yield frame
 
 
+def stack_median(flat: np.ndarray) -> np.ndarray:
+    """:func:`core.median.median_along0` of a (n, npix) stack (NaN ignored, float32), the same
+    values; stacks of up to :data:`NETWORK_MAX_N` frames by a sorting network on both cores
+    (:func:`core.onef.kernel.network_median`: 2-2.5x faster for 9 frames)."""
+    n, npix = flat.shape
+    if n > NETWORK_MAX_N:
+        return median_along0(flat)
+    x = np.ascontiguousarray(flat, np.float32)
+    out = np.empty(npix, np.float32)
+    pa, pb = batcher_pairs(n)
+    h = npix // 2
+    list(pool("onef").map(lambda r: network_median(x, pa, pb, r[0], r[1], out), ((0, h), (h, npix))))
+    return out
+
+
 def pixel_stack_mean(d: np.ndarray) -> np.ndarray:
     """Per-pixel mean over axis 0 of a CDS stack, ignoring NaN and samples further than
     ``CLIP_SIGMA`` robust sigma from the pixel's median (cosmic rays).  Linear for Gaussian data,
@@ -350,7 +372,7 @@ def pixel_stack_mean(d: np.ndarray) -> np.ndarray:
     sigma is that of all the stack's deviations from their pixel medians (compiled passes)."""
     x = np.ascontiguousarray(d, dtype=np.float32)
     flat = x.reshape(x.shape[0], -1)
-    med = median_along0(flat)
+    med = stack_median(flat)
     sub = abs_dev_subsample(flat, med, 200_000)
     sig = float(MAD_TO_SIGMA * median_of(sub)) if sub.size else 0.0
     mean = clipped_stack_mean(flat, med, CLIP_SIGMA * sig if sig > 0 else 0.0)

@@ -9,6 +9,8 @@ release the GIL, so two analysis sections (or two row halves) run on the two cor
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
@@ -374,6 +376,71 @@ def binned_sums(idx, sel, y, nb):
     return out
 
 
+NETWORK_MAX_N = 16  # stacks up to this many CDS frames: short_stack_median's sorting network (measured to 16)
+
+
+@functools.lru_cache(maxsize=None)
+def batcher_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The comparators (i, j), i < j, of Batcher's odd-even merge sort of ``n`` elements (the network
+    for the next power of 2, comparators touching padding dropped: padding would be +inf, never
+    exchanged), as two int64 arrays; 28 comparators for 9."""
+    p2 = 1
+    while p2 < n:
+        p2 *= 2
+    pairs = []
+    p = 1
+    while p < p2:
+        k = p
+        while k >= 1:
+            for j in range(k % p, p2 - k, 2 * k):
+                for i in range(min(k, p2 - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p) and i + j + k < n:
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    a = np.array(pairs, np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(a[:, 1])
+
+
+@numba.njit(cache=True, nogil=True)
+def network_median(stack, pa, pb, q0, q1, out):
+    """Columns ``q0:q1`` of ``stack`` (n, npix) float32: the median of each column's finite samples
+    (NaN if none) into ``out``, by a sorting network (comparators ``pa``, ``pb``) run on blocks of
+    columns: min/max over a block vectorise, with no branch to mispredict.  Non-finite samples sort
+    last as +inf; with c finite ones the median is the sorted sample c // 2, or for an even c the
+    float64 mean of samples c/2 - 1 and c/2, as float32 -- :func:`core.median.median_axis0`'s
+    values."""
+    n = stack.shape[0]
+    B = 512
+    x = np.empty((n, B), np.float32)
+    cnt = np.empty(B, np.int64)
+    for b0 in range(q0, q1, B):
+        nb = min(q1, b0 + B) - b0
+        cnt[:nb] = 0
+        for s in range(n):
+            for q in range(nb):
+                v = stack[s, b0 + q]
+                fin = np.isfinite(v)
+                x[s, q] = v if fin else np.float32(np.inf)
+                cnt[q] += fin
+        for c in range(pa.size):
+            xi = x[pa[c]]
+            xj = x[pb[c]]
+            for q in range(nb):
+                a = xi[q]
+                b = xj[q]
+                xi[q] = min(a, b)
+                xj[q] = max(a, b)
+        for q in range(nb):
+            c = cnt[q]
+            if c == 0:
+                out[b0 + q] = np.nan
+            elif c % 2:
+                out[b0 + q] = x[c // 2, q]
+            else:
+                out[b0 + q] = np.float32(0.5 * (np.float64(x[c // 2 - 1, q]) + np.float64(x[c // 2, q])))
+
+
 def warm_up() -> None:
     """Compile (or load from the disk cache) every kernel here and in :mod:`core.onef.framepass` for
     the types :mod:`core.onef` uses."""
@@ -395,5 +462,7 @@ def warm_up() -> None:
     row_medians(chans, valid, 0, 4)
     abs_dev_subsample(flat, np.zeros(flat.shape[1], np.float32), 1000)
     clipped_stack_mean(flat, np.zeros(flat.shape[1], np.float32), 1.0)
+    pa, pb = batcher_pairs(2)
+    network_median(flat, pa, pb, 0, flat.shape[1], np.empty(flat.shape[1], np.float32))
     binned_sums(np.zeros(3, np.int64), np.ones(3, np.bool_), np.ones((2, 3)), 1)
     frame_output_deviations(chans, np.zeros(1, np.int64), np.full(1, 64, np.int64), 20_000, np.empty_like(chans), 0, 2)
