@@ -5,6 +5,11 @@ Each function replaces a chain of numpy expressions over a full frame (4 outputs
 is computed.  Conventions: ``chans`` is (nout, ny, w) float32 DN in read order, ``valid`` the
 samples that take part (finite, active, not clipped); sums are accumulated in float64.  The kernels
 release the GIL, so two analysis sections (or two row halves) run on the two cores at once.
+
+Since issue 23 the analysis calls the two fused frame passes of :mod:`core.onef.framepass` instead
+of :func:`center_and_clip`, :func:`side_sums`, :func:`neighbour_diff_sumsq` and
+:func:`row_corrected`; those four stay as the references the fused passes are tested against
+(``tests/test_onef_fused.py``; they are tested against numpy in ``tests/test_onefkernel.py``).
 """
 
 from __future__ import annotations
