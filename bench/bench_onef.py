@@ -196,8 +196,9 @@ def main():
         if "per " in k:
             print(f"  {k:77s} {1e3 * w_:7.1f}  {1e3 * c_:7.1f}")
     if passes:
+        rest_w, rest_c = s - sum(v[0] for v in passes.values()), sc - sum(v[1] for v in passes.values())
         print(f"  {'the rest (file checks, opening, FFT plan, thread hand-offs)':77s} "
-              f"{1e3 * (s - sum(v[0] for v in passes.values())):7.1f}  {1e3 * (sc - sum(v[1] for v in passes.values())):7.1f}")
+              f"{1e3 * rest_w:7.1f}  {1e3 * rest_c:7.1f}")
 
     r = subprocess.run([sys.executable, __file__, "--memory-one", str(path)], capture_output=True, text=True,
                        cwd=ROOT)

@@ -384,7 +384,7 @@ def binned_sums(idx, sel, y, nb):
 NETWORK_MAX_N = 16  # stacks up to this many CDS frames: short_stack_median's sorting network (measured to 16)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def batcher_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     """The comparators (i, j), i < j, of Batcher's odd-even merge sort of ``n`` elements (the network
     for the next power of 2, comparators touching padding dropped: padding would be +inf, never
