@@ -19,9 +19,10 @@ groups, _ = ui.selected_groups()
 group = ui.group_picker(groups, key="refpix_group")
 st.sidebar.subheader("Reference-pixel parameters")
 flag = st.sidebar.number_input("Flag unstable pixels above (robust z)", 2.0, 50.0, 5.0, 0.5, key="refpix_flag")
+dq_mask = ui.groupdq_mask_sidebar()
 if group is None:
     st.stop()
-params = RefPixParams(flag_sigma=float(flag))
+params = RefPixParams(flag_sigma=float(flag), groupdq_mask=dq_mask)
 try:
     params.validate()
 except ParameterError as e:
@@ -48,17 +49,17 @@ st.caption(f"Largest excess instability: amp {int(worst['amp'])} (output {int(wo
            "per-output 1/f also raise it: reference rows sample 1/f only at the start and end of a frame.")
 
 st.subheader("Reference vs active drifts")
-st.altair_chart(levels_chart(result), width="stretch")
+ui.chart(levels_chart(result))
 st.caption(CHART_HELP["levels"])
-st.altair_chart(drift_scatter(result), width="stretch")
+ui.chart(drift_scatter(result))
 st.caption(CHART_HELP["scatter"])
 
 st.subheader("Across exposures")
-st.altair_chart(trends_chart(result), width="stretch")
+ui.chart(trends_chart(result))
 st.caption(CHART_HELP["trends"])
 
 st.subheader(f"Unstable reference pixels ({len(result.unstable)})")
-st.altair_chart(pixel_noise_chart(result), width="stretch")
+ui.chart(pixel_noise_chart(result))
 st.caption(CHART_HELP["pixels"])
 st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
 

@@ -92,7 +92,7 @@ import numpy as np
 from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
-from core.io.ramps import Ramp, cds_frames, n_cds, stripes
+from core.io.ramps import Ramp, cds_frames, dq_note, dq_use, n_cds, stripes
 from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
@@ -159,6 +159,7 @@ def _run(paths, params, progress, timings: dict | None) -> OneFResult:
     notes: list[str] = []
     factors = []
     done = 0
+    masked_columns, has_dq = np.zeros(layout.nx, np.int64), False  # DQ-flagged samples left out, per column
     bottom, top = layout.reference_rows()
     refrows = np.concatenate([bottom, top])
     if params.refpix_correct and refrows.size == 0:
@@ -180,7 +181,7 @@ def _run(paths, params, progress, timings: dict | None) -> OneFResult:
         weight = 1.0 / stack_mean_factor(info.ncds, params.diff_type)
         report(done, f"{name}: reading ({fi + 1}/{len(infos)})")
         try:
-            ramp = Ramp(info.path)
+            ramp = Ramp(info.path, groupdq_mask=params.groupdq_mask)
         except (OSError, KeyError) as exc:
             raise InputError(f"{name}: cannot be opened ({exc})", file=name) from exc
         with ramp:
@@ -188,9 +189,15 @@ def _run(paths, params, progress, timings: dict | None) -> OneFResult:
                 done = _process_file(ramp, info, params, acc, weight, refrows, factors, done, report)
             except (OSError, EOFError) as exc:
                 raise InputError(f"{name}: read error ({exc})", file=name) from exc
+            masked_columns = masked_columns + ramp.dq_masked_columns
+            has_dq = has_dq or ramp.has_dq
     report(done, "fitting spectra")
     t0 = time.perf_counter()
+    dq = dq_use(masked_columns, layout, params.groupdq_mask, has_dq)
+    if dq is not None:
+        notes.append(dq_note(dq))
     result = finish(acc, params, [i.path.name for i in infos], sum(i.nints for i in infos), factors, notes)
+    result.dq = dq
     acc.lap("finish (per file set)", t0)
     if progress is not None:
         progress(1.0, "done")

@@ -33,6 +33,7 @@ class RefPixResult:
     trends: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     frame_time: float = 0.0
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
 
     @property
     def unstable(self) -> pd.DataFrame:
@@ -50,7 +51,7 @@ class RefPixResult:
             for k in keys[3:]:
                 row[k] = finite_or_none(row[k])
             amps.append(row)
-        return {"amps": amps, "unstable_pixels": int(len(self.unstable))}
+        return {"amps": amps, "unstable_pixels": int(len(self.unstable)), "dq": self.dq}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {
