@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.io.geometry import Layout
+from core.refpix.adjacent import instability_estimate
 from core.refpix.amps import AmpGeom, amp_geometry
 from core.refpix.numerics import hist_sigma, ramp_factor
 from core.refpix.params import LEVEL_KINDS, MIN_CORRELATION_DOF, MIN_GROUP_FOR_FLAGS, RefPixParams
@@ -118,7 +119,8 @@ def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors
     h_act = sum(r.white[a.index]["active"] for r in results)
     s_ref, s_act = _white_read(h_ref, leak), _white_read(h_act, leak)
     ratio = s_ref / s_act if (s_ref is not None and s_act) else None
-    inst = _instability(results, a.index, floors)
+    new = _adjacent_stats(results, a.index, s_ref, s_act)
+    old = _instability(results, a.index, floors)
     st = {
         "amp": a.index, "x0": a.x0, "x1": a.x1, "output": a.output,
         "ref_source": results[0].ref_source.get(a.index),
@@ -126,10 +128,8 @@ def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors
         "active_white_read": finite_or_none(s_act),
         "ref_active_white_ratio": finite_or_none(ratio),
         "pair_1f_read": finite_or_none(math.sqrt(max(leak, 0.0)) / 2) if leak is not None else None,
-        "instability": inst["instability"],
-        "instability_floor": inst["floor"],
-        "instability_excess": inst["excess"],
-        "instability_n_cds": inst["n_cds"],
+        **new,
+        **_frame_residual(old, new["instability_var"]),
         "drift_correlation": _correlation(results, a.index),
     }
     for kind in LEVEL_KINDS:
@@ -147,13 +147,16 @@ def _trend_row(r: FileResult, a: AmpGeom, floors: dict, leak: float | None) -> d
     act = r.levels.get((a.index, "active"))
     hs_r = _white_read(r.white[a.index]["ref"], leak)
     hs_a = _white_read(r.white[a.index]["active"], leak)
+    new = _adjacent_stats([r], a.index, hs_r, hs_a)
     return {
         "file": r.name, "expstart": r.expstart, "amp": a.index, "output": a.output,
         "ref_level": finite_or_none(np.nanmean(ref[0])) if ref is not None else None,
         "active_level": finite_or_none(np.nanmean(act[0])) if act is not None else None,
         "ref_offset": _offset(r, a.index),
-        "instability": ri["instability"], "instability_floor": ri["floor"],
-        "instability_excess": ri["excess"],
+        **{k: new[k] for k in ("instability", "instability_err", "instability_source", "instability_floor",
+                               "instability_1f", "instability_rows", "instability_rows_err",
+                               "instability_columns", "instability_columns_err")},
+        **{k: v for k, v in _frame_residual(ri, new["instability_var"]).items() if k != "frame_residual_n_cds"},
         "ref_active_white_ratio": finite_or_none(hs_r / hs_a) if (hs_r is not None and hs_a) else None,
         "drift_rms_ref": _drift_rms([r], a.index, "ref"),
         "drift_rms_active": _drift_rms([r], a.index, "active"),
@@ -231,6 +234,38 @@ def _instability(results: list[FileResult], amp: int, floors: dict) -> dict:
     excess = math.sqrt(max(inst**2 - floor**2, 0.0)) if floor is not None else None
     return {"instability": finite_or_none(inst), "floor": finite_or_none(floor), "excess": finite_or_none(excess),
             "n_cds": n_cds}
+
+
+def _adjacent_stats(results: list[FileResult], amp: int, s_ref: float | None, s_act: float | None) -> dict:
+    """The instability against adjacent active pixels (:mod:`core.refpix.adjacent`): from the
+    reference rows where the amp has them, else from its side columns; both given."""
+    series = [(r.adjacent.get(amp, {}), r.ngroups) for r in results]
+    est = {k: instability_estimate(series, k, s_ref, s_act) for k in ("rows", "columns")}
+    src = "rows" if est["rows"]["n_frames"] else ("columns" if est["columns"]["n_frames"] else None)
+    m = est[src] if src else est["rows"]
+    out = {
+        "instability": m["instability"], "instability_err": m["instability_err"],
+        "instability_var": m["instability_var"], "instability_var_err": m["instability_var_err"],
+        "instability_source": src, "instability_floor": m["floor"], "instability_1f": m["onef"],
+        "instability_n_frames": m["n_frames"],
+    }
+    for k in ("rows", "columns"):
+        out[f"instability_{k}"] = est[k]["instability"]
+        out[f"instability_{k}_err"] = est[k]["instability_err"]
+        out[f"instability_{k}_floor"] = est[k]["floor"]
+    return out
+
+
+def _frame_residual(old: dict, inst_var: float | None) -> dict:
+    """Today's figure under its name: the per-frame (active - reference-row) residual a whole-frame
+    reference-row correction leaves (DN per read), its white floor, and the share of its variance
+    that is neither white floor nor instability (1/f sampled at the frame's start and end)."""
+    share = None
+    r, f = old["instability"], old["floor"]
+    if r and f is not None and inst_var is not None:
+        share = min(max((r**2 - f**2 - max(inst_var, 0.0)) / r**2, 0.0), 1.0)
+    return {"frame_residual": r, "frame_residual_floor": f, "frame_residual_excess": old["excess"],
+            "frame_residual_1f_share": finite_or_none(share), "frame_residual_n_cds": old["n_cds"]}
 
 
 def _correlation(results: list[FileResult], amp: int) -> float | None:

@@ -4,12 +4,13 @@ pixels (:mod:`.reference`), kept as a :class:`FileResult` for :mod:`.assemble`."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InputError
 from core.io.geometry import Layout
 from core.io.ramps import Ramp
+from core.refpix.adjacent import adjacent_series
 from core.refpix.amps import amp_geometry
 from core.refpix.reference import reference_pass
 from core.refpix.stripes import stripe_pass
@@ -27,6 +28,8 @@ class FileResult:
     cross: tuple | None  # (hist of |e_k + e_j|, hist of |e_k - e_j|), simultaneous active pairs
     pix: dict  # amp -> list of (DataFrame of pixel coordinates, sum of squares, dof)
     ref_source: dict  # amp -> "rows" / "columns" / None
+    # amp -> reference edges against their adjacent active pixels (core.refpix.adjacent)
+    adjacent: dict = field(default_factory=dict)
 
 
 def process_file(path: Path, layout: Layout, progress: Callable[[float, str], None] | None) -> FileResult:
@@ -40,10 +43,13 @@ def process_file(path: Path, layout: Layout, progress: Callable[[float, str], No
         expstart = finite_or_none(ramp.header.get("EXPSTART"))
         amps = amp_geometry(layout)
         acc = stripe_pass(ramp, layout, amps, name, progress)
+        cross = acc.cross
         levels, white, pix, ref_source = reference_pass(acc, amps)
+        adjacent = {a.index: adjacent_series(acc, a) for a in amps}
+        del acc
         if progress:
             progress(1.0, f"{name}: reference pixels done")
-    return FileResult(name, expstart, nints, G, levels, white, acc.cross, pix, ref_source)
+    return FileResult(name, expstart, nints, G, levels, white, cross, pix, ref_source, adjacent)
 
 
 __all__ = ["FileResult", "process_file"]
