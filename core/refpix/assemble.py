@@ -13,10 +13,11 @@ from core.io.geometry import Layout
 from core.refpix.adjacent import instability_estimate
 from core.refpix.amps import AmpGeom, amp_geometry
 from core.refpix.numerics import hist_sigma, ramp_factor
-from core.refpix.params import LEVEL_KINDS, MIN_CORRELATION_DOF, MIN_GROUP_FOR_FLAGS, RefPixParams
+from core.refpix.overtime import exposure_flags, flag_pixels, noise_frame, pixel_history
+from core.refpix.params import LEVEL_KINDS, MIN_CORRELATION_DOF, RefPixParams
 from core.refpix.perfile import FileResult
 from core.refpix.result import RefPixResult
-from core.stats import MAD_TO_SIGMA, finite_or_none
+from core.stats import finite_or_none
 
 
 def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) -> RefPixResult:
@@ -26,6 +27,8 @@ def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) ->
 
     # Per-pixel noise pooled over files, then flags.
     pixels = _pixel_table(results, amps, layout, params)
+    flags = exposure_flags(results, amps, params.flag_sigma)
+    history = pixel_history(flags, layout)
 
     # 1/f that leaks into the pair differences, measured as the covariance of simultaneous pairs
     # of different outputs (white noise is independent between outputs, correlated 1/f is not).
@@ -41,7 +44,7 @@ def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) ->
     # Per-amp statistics and per-file trends.
     amp_stats, trend_rows = [], []
     for a in amps:
-        amp_stats.append(_amp_stats(results, a, leak, floors[a.index], pixels))
+        amp_stats.append(_amp_stats(results, a, leak, floors[a.index], pixels, history))
         trend_rows += [_trend_row(r, a, floors[a.index], file_leak[r.name]) for r in results]
     files = pd.DataFrame([{"file": r.name, "expstart": r.expstart, "nints": r.nints, "ngroups": r.ngroups}
                           for r in results])
@@ -49,7 +52,7 @@ def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) ->
     if not trends.empty:
         trends = trends.sort_values(["expstart", "file", "amp"], na_position="last").reset_index(drop=True)
     return RefPixResult(layout.detector, layout, params, files, levels, drifts, amp_stats, pixels,
-                        trends, notes, layout.frame_time)
+                        trends, notes, layout.frame_time, exposure_flags=flags, history=history)
 
 
 def _notes(results: list[FileResult], layout: Layout, amps: list[AmpGeom]) -> list[str]:
@@ -113,7 +116,7 @@ def _drift_table(results: list[FileResult], amps: list[AmpGeom]) -> pd.DataFrame
 
 
 def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors: dict,
-               pixels: pd.DataFrame) -> dict:
+               pixels: pd.DataFrame, history: pd.DataFrame) -> dict:
     """The per-amp statistics, pooled over files."""
     h_ref = sum(r.white[a.index]["ref"] for r in results)
     h_act = sum(r.white[a.index]["active"] for r in results)
@@ -137,6 +140,9 @@ def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors
     offs = [o for o in (_offset(r, a.index) for r in results) if o is not None]
     st["ref_offset"] = finite_or_none(np.mean(offs)) if offs else None
     st["unstable_pixels"] = int(pixels["unstable"][pixels["amp"] == a.index].sum()) if not pixels.empty else 0
+    mine = history[history["amp"] == a.index] if not history.empty else history
+    st["unstable_pixels_any_exposure"] = int(len(mine))
+    st["unstable_pixels_persistent"] = int(mine["persistent"].sum()) if len(mine) else 0
     return st
 
 
@@ -308,48 +314,15 @@ def _pixel_table(results: list[FileResult], amps: list[AmpGeom], layout: Layout,
                  params: RefPixParams) -> pd.DataFrame:
     cols = ["y", "x", "det_y", "det_x", "amp", "output", "kind", "edge", "parity", "noise_cds",
             "noise_read", "group_median_cds", "robust_z", "unstable"]
-    frames = []
-    for a in amps:
-        parts = [r.pix.get(a.index, []) for r in results]
-        if not parts or not parts[0]:
-            continue
-        for j in range(len(parts[0])):
-            df = parts[0][j][0].copy()
-            ss = sum(p[j][1] for p in parts)
-            dof = sum(p[j][2] for p in parts)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                noise = np.where(dof > 0, np.sqrt(ss / np.where(dof > 0, dof, 1)), np.nan)
-            df["noise_cds"] = noise
-            frames.append(df)
+    frames = [f for f in (noise_frame([r.pix.get(a.index, []) for r in results]) for a in amps) if f is not None]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     pix = pd.concat(frames, ignore_index=True)
     pix["noise_read"] = pix["noise_cds"] / math.sqrt(2.0)
     pix["det_y"] = (layout.ny - 1 - pix["y"]) if layout.yflip else pix["y"]
     pix["det_x"] = (layout.nx - 1 - pix["x"]) if layout.xflip else pix["x"]
-    pix["group_median_cds"] = np.nan
-    pix["robust_z"] = np.nan
-    for _, idx in pix.groupby(["amp", "kind", "parity"]).groups.items():
-        _flag_group(pix, idx)
-    pix["unstable"] = (pix["robust_z"] > params.flag_sigma).fillna(False).astype(bool)
+    pix = flag_pixels(pix, params.flag_sigma)
     return pix[cols].sort_values(["amp", "kind", "edge", "y", "x"]).reset_index(drop=True)
-
-
-def _flag_group(pix: pd.DataFrame, idx) -> None:
-    """Group median and robust z-score of the pixels ``idx`` of one amp, kind and parity."""
-    v = pix.loc[idx, "noise_cds"].to_numpy()
-    fin = np.isfinite(v)
-    if fin.sum() < MIN_GROUP_FOR_FLAGS:
-        return
-    pix.loc[idx, "group_median_cds"] = float(np.median(v[fin]))
-    # z-score of the cube root of the variance (Wilson-Hilferty): a variance estimate from a
-    # few frames is chi-square distributed, long-tailed; its cube root is close to normal, so
-    # "z > 5" keeps the meaning of a 5-sigma tail (a linear z flags chi-square tail pixels).
-    t = v ** (2.0 / 3.0)
-    med = float(np.median(t[fin]))
-    mad = MAD_TO_SIGMA * float(np.median(np.abs(t[fin] - med)))
-    if mad > 0:
-        pix.loc[idx, "robust_z"] = (t - med) / mad
 
 
 __all__ = ["assemble"]
