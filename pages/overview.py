@@ -19,7 +19,8 @@ from pages import _ui as ui
 
 st.title("Overview")
 st.caption("All detectors of the selection, per amplifier, coloured by the deviation from a baseline. Readnoise in DN "
-           "(CDS); white and 1/f in DN rms in a CDS frame; instability in DN per read.")
+           "(CDS); white and 1/f in DN rms in a CDS frame; instability in DN per read (against the adjacent active pixels, "
+           "± its error); unstable ref pixels = reference pixels flagged in any exposure.")
 
 groups, _ = ui.selected_groups()
 params = ui.readnoise_params_sidebar()
@@ -134,8 +135,10 @@ if baseline is None:
 elif flagged.empty:
     st.success(f"No amplifier deviates by more than {threshold:g} % from the baseline.")
 else:
-    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} %:")
-    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "baseline", "deviation_pct"]],
+    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} % (and, where they have an error, by more "
+             "than 3 errors):")
+    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "error", "baseline", "baseline_error",
+                          "deviation_pct", "change_sigma"]],
                  hide_index=True, width="stretch")
 
 if baseline is not None and "start_mjd" in baseline:
