@@ -259,6 +259,8 @@ def _adjacent_stats(results: list[FileResult], amp: int, s_ref: float | None, s_
         out[f"instability_{k}"] = est[k]["instability"]
         out[f"instability_{k}_err"] = est[k]["instability_err"]
         out[f"instability_{k}_floor"] = est[k]["floor"]
+        out[f"instability_{k}_var"] = est[k]["instability_var"]
+        out[f"instability_{k}_var_err"] = est[k]["instability_var_err"]
     return out
 
 
