@@ -68,7 +68,9 @@ def test_no_instability_is_zero_within_errors(null_case):
         assert exp.truth["amps"][s["amp"]]["ref_instability_realized"] == 0.0
         if strong:
             assert s["frame_residual"] > 10 * s["frame_residual_floor"]
-            assert s["frame_residual_1f_share"] > 0.95
+            # 1 - (floor^2 + max(I^2, 0)) / residual^2: the floor is < 1 %, I^2 may be up to 3 errors
+            # (~1.5 DN^2) against a residual^2 of 3-5 DN^2
+            assert s["frame_residual_1f_share"] > 0.5
             assert s["instability_1f"] > 1.0  # what the null removes
         else:
             assert s["instability_1f"] < 3 * s["instability_floor"]  # white only: no 1/f to remove
@@ -91,13 +93,14 @@ def onef_pair(tmp_path_factory):
 
 def test_doubling_correlated_onef_leaves_instability(onef_pair):
     """I^2 at 2.5 and 5 DN of correlated 1/f agree within 3 combined errors on every amp (the same
-    realisation, so this is conservative), while the whole-frame residual grows by >1.5x; the
+    realisation, so this is conservative), while the whole-frame residual grows by >25 %; the
     Overview does not flag the instability at a 10 % threshold (it would flag the old figure)."""
     (e1, r1), (e2, r2) = onef_pair[2.5], onef_pair[5.0]
     for s1, s2 in zip(r1.amp_stats, r2.amp_stats):
         comb = math.hypot(s1["instability_var_err"], s2["instability_var_err"])
         assert abs(s2["instability_var"] - s1["instability_var"]) < 3 * comb, s1["amp"]
-        assert s2["frame_residual"] > 1.5 * s1["frame_residual"]
+        # residual^2 = I^2 + 1/f part; the 1/f part (~1-1.5 DN at 2.5 DN CDS) doubles: >25 % more
+        assert s2["frame_residual"] > 1.25 * s1["frame_residual"]
     rows = [overview_rows("NRCB1", refpix=r, start_mjd=m) for r, m in ((r1, 60000.0), (r2, 60001.0))]
     t = compare_with_baseline(rows[1], rows[0], threshold_pct=10)
     inst = t[t["metric"] == "instability"]
@@ -144,8 +147,9 @@ def test_injected_instability_recovered(injected):
         assert realized == pytest.approx(INJECTED[out], rel=0.45)
         if s["instability_columns"] is not None:
             assert s["instability_columns"] == pytest.approx(realized, rel=0.03)
-        # The old figure: instability plus the 1/f the frame edges sample; its 1/f share is what is left.
-        assert s["frame_residual"] > s["instability"]
+        # The old figure carries the injected offsets too (another estimator of them, from CDS
+        # frames): here they dominate it, so its 1/f share is small.
+        assert s["frame_residual"] == pytest.approx(realized, rel=0.4)
         assert 0.0 <= s["frame_residual_1f_share"] < 0.5
     summ = res.summary()["amps"]
     assert [a["instability"] for a in summ] == [s["instability"] for s in res.amp_stats]
