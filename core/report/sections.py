@@ -290,6 +290,8 @@ def _onef_section(b: Builder, results: Sequence[GroupResult]) -> None:
 
 
 def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
+    import altair as alt
+
     from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart, unstable_history_chart
 
     s = b.section("refpix")
@@ -314,7 +316,9 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
         b.chart(s, levels_chart(r), CHART_HELP["levels"])
         b.chart(s, drift_scatter(r), CHART_HELP["scatter"])
         b.chart(s, trends_chart(r), CHART_HELP["trends"])
-        b.chart(s, pixel_noise_chart(r), CHART_HELP["pixels"])
+        # One figure: the pooled z-score distribution, then the flagged pixels exposure by exposure.
+        b.chart(s, alt.vconcat(pixel_noise_chart(r), unstable_history_chart(r)),
+                CHART_HELP["pixels"] + " Below: " + CHART_HELP["history"])
         un = r.unstable
         s.blocks.append(Block("p", text=f"{len(un)} unstable reference pixel(s)."))
         if len(un):
@@ -329,7 +333,6 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
                                         f"{len(r.files)} exposure(s), {int(hist['persistent'].sum()) if len(hist) else 0} "
                                         "of them in every exposure."))
         if len(hist):
-            b.chart(s, unstable_history_chart(r), CHART_HELP["history"])
             cols = ["y", "x", "amp", "output", "kind", "edge", "n_flagged", "n_exposures", "persistent",
                     "flagged_expstart", "z_median_flagged", "z_median_unflagged", "noise_cds_median_flagged",
                     "noise_cds_median_unflagged"]
