@@ -129,22 +129,24 @@ def test_injected_instability_recovered(injected):
     """Against what was injected in these very frames (the truth's ``ref_instability_realized``,
     the group-averaged offsets about each integration's line) the estimate is within 15 %.
 
-    Why 15 % is >= 3 errors here: what is left of D after the injected offset I z is the 1/f
-    between adjacent blocks (V ~ 0.9 DN^2 per edge for 3 DN CDS) and the white floor; the cross
-    term 2 I z e dominates the per-frame scatter, sqrt(2 I^2 V) ~ 4 DN^2 for I = 3 with two edges
-    averaged, over 24 frames ~0.8 DN^2, 9 % of I^2, 4.5 % of I.  The reported error must say
-    so (|I^2 - realized^2| < 3 errors).  The side columns (1/f cancels microseconds apart) recover
-    it within 3 %.  The spec value itself is met within the chi-square sampling of 24 frames
-    (sqrt(1 / (2 x 24)) = 14 % on I; asserted at 3x that, 45 %).
+    Why 15 %: what D holds besides the injected offsets I z is the 1/f between adjacent blocks
+    (V ~ 0.9 DN^2 per edge for 3 DN CDS, two edges averaged) and the white floor; the cross term
+    2 I z e leaves a per-frame scatter sqrt(2 I^2 V) ~ 4 DN^2 for I = 3, over 24 frames ~0.8 DN^2:
+    ~4.5 % of I (measured on two seed pairs: 0.5-5 %), so 15 % is ~3 sigma.
+    The *reported* error is larger: it is the error against the expected instability, which also
+    holds the chi-square sampling of the offsets themselves (sqrt(1 / (2 x 24)) = 14 % of I) --
+    the one a comparison of two epochs needs.  So the estimate is within 3 errors of the spec value
+    (in I^2) and its error is 7-25 % of I.  The side columns (1/f cancels microseconds apart)
+    recover the realized value within 3 %.
     """
     truths, res = injected
     for s in res.amp_stats:
         out = s["output"]
         realized = math.sqrt(np.mean([t["amps"][s["amp"]]["ref_instability_realized"] ** 2 for t in truths]))
         assert s["instability"] == pytest.approx(realized, rel=0.15), (s["amp"], out)
-        assert abs(s["instability_var"] - realized**2) < 3 * s["instability_var_err"]
-        assert s["instability_err"] < 0.05 * realized * 3  # 15 % is at least 3 errors
-        assert realized == pytest.approx(INJECTED[out], rel=0.45)
+        assert abs(s["instability_var"] - INJECTED[out] ** 2) < 3 * s["instability_var_err"]
+        assert 0.07 < s["instability_err"] / realized < 0.25
+        assert realized == pytest.approx(INJECTED[out], rel=0.45)  # chi-square of 24 frames: 14 % sigma
         if s["instability_columns"] is not None:
             assert s["instability_columns"] == pytest.approx(realized, rel=0.03)
         # The old figure carries the injected offsets too (another estimator of them, from CDS
