@@ -48,7 +48,8 @@ def flag_group(pix: pd.DataFrame, idx) -> None:
 
 def noise_frame(parts: list[list[tuple]]) -> pd.DataFrame | None:
     """Pixel coordinates and CDS noise from (pixel frame, sum of squares, dof) parts of one amp,
-    summed over the files given (one file: that exposure alone)."""
+    summed over the files given (one file: that exposure alone).  The sums are of per-read residuals
+    about each pixel's line (:func:`core.refpix.numerics.resid_ss`): CDS = sqrt(2) x per read."""
     if not parts or not parts[0]:
         return None
     frames = []
@@ -57,7 +58,7 @@ def noise_frame(parts: list[list[tuple]]) -> pd.DataFrame | None:
         ss = sum(p[j][1] for p in parts)
         dof = sum(p[j][2] for p in parts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            df["noise_cds"] = np.where(dof > 0, np.sqrt(ss / np.where(dof > 0, dof, 1)), np.nan)
+            df["noise_cds"] = np.where(dof > 0, np.sqrt(2.0 * ss / np.where(dof > 0, dof, 1)), np.nan)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
