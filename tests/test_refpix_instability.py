@@ -87,7 +87,7 @@ def onef_pair(tmp_path_factory):
     for c1f in (2.5, 5.0):
         exp = _sim(tmp_path_factory, f"c{c1f:g}", "NRCB1", ngroups=20, subarray="SUBGRISM256", seed=41,
                    spec=NoiseSpec(white_read=5.0, corr_1f=c1f, unc_1f=1.0, ref_ratio=0.85, ref_instability=2.0))
-        made[c1f] = (exp, analyze_refpix([exp.path], ))
+        made[c1f] = (exp, analyze_refpix([exp.path]))
     return made
 
 
@@ -95,7 +95,7 @@ def test_doubling_correlated_onef_leaves_instability(onef_pair):
     """I^2 at 2.5 and 5 DN of correlated 1/f agree within 3 combined errors on every amp (the same
     realisation, so this is conservative), while the whole-frame residual grows by >25 %; the
     Overview does not flag the instability at a 10 % threshold (it would flag the old figure)."""
-    (e1, r1), (e2, r2) = onef_pair[2.5], onef_pair[5.0]
+    (_, r1), (_, r2) = onef_pair[2.5], onef_pair[5.0]
     for s1, s2 in zip(r1.amp_stats, r2.amp_stats):
         comb = math.hypot(s1["instability_var_err"], s2["instability_var_err"])
         assert abs(s2["instability_var"] - s1["instability_var"]) < 3 * comb, s1["amp"]
