@@ -3,7 +3,8 @@
 Every builder returns an ``alt.Chart`` (or a compound chart) ready for ``st.altair_chart`` or
 ``chart.to_html()``.  Units: a *level* or *drift* is the mean of the pixels in one frame (one read,
 DN); a *change* is the difference of two consecutive frames (one CDS frame, DN); instability
-(against the adjacent active pixels) and the whole-frame residual are in DN per read.  Charts hold at most ``MAX_ROWS`` rows: longer series are thinned
+(against the adjacent active pixels) and the whole-frame residual are in DN per read.  Charts hold
+at most ``MAX_ROWS`` rows: longer series are thinned
 to every k-th frame and the title says so.
 """
 
