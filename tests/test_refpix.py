@@ -126,10 +126,11 @@ def test_summary_keys_and_outputs(onef):
         df.to_csv(index=False)  # downloadable as CSV
 
 
-def test_1f_raises_instability_above_pixel_floor(onef):
+def test_1f_raises_frame_residual_above_pixel_floor(onef):
     """With 1/f the reference rows (read at the frame's start and end) miss part of the 1/f the
-    active level averages: the estimate must exceed the white floor (measured ~1.1-2 DN, floor
-    ~0.07 DN).  This is real residual a reference-row correction leaves, documented in refpix.
+    active level averages: the whole-frame residual must exceed its white floor (measured ~1.1-2
+    DN, floor ~0.07 DN), nearly all of it 1/f (nothing else injected).  This is real residual a
+    reference-row correction leaves, not instability (test_refpix_instability.py).
     (The drift correlation is not asserted: from 8 frames per amp its scatter is ~0.4.)"""
     _, _, res = onef
     for s in res.amp_stats:
@@ -159,8 +160,9 @@ def test_unstable_reference_pixels_flagged(onef):
 
 
 # -- instability ------------------------------------------------------------------------------------
-def test_instability_floor_without_injection(white):
-    """No instability, no 1/f: estimate ~ the analytic pixel-noise floor (0.0667 DN per read).
+def test_frame_residual_floor_without_injection(white):
+    """No instability, no 1/f: the whole-frame residual ~ the analytic pixel-noise floor (0.0667 DN
+    per read).
 
     The reported floor must match the floor computed from the injected noise within 5 % (it uses
     the measured white noise, known to ~1.5 %).  The estimate itself is a rms over 7 CDS frames per
@@ -179,8 +181,9 @@ def test_instability_floor_without_injection(white):
     assert pooled == pytest.approx(0.0667, rel=0.40)
 
 
-def test_instability_scales_with_injection(unstable_pair, white):
-    """Injected 2 and 4 DN per read: estimate minus floor (in quadrature) doubles, ratio unchanged.
+def test_frame_residual_scales_with_injection(unstable_pair, white):
+    """Injected 2 and 4 DN per read: the whole-frame residual minus its floor (in quadrature)
+    doubles, ratio unchanged.
 
     Same seed, so the excess must double to within 3 % per amp (only the pixel noise, ~0.07 DN,
     and integer rounding differ).  Against the injected values, pooled over amps: within 40 %
