@@ -21,9 +21,10 @@ groups, _ = ui.selected_groups()
 group = ui.group_picker(groups, key="refpix_group")
 st.sidebar.subheader("Reference-pixel parameters")
 flag = st.sidebar.number_input("Flag unstable pixels above (robust z)", 2.0, 50.0, 5.0, 0.5, key="refpix_flag")
+dq_mask = ui.groupdq_mask_sidebar()
 if group is None:
     st.stop()
-params = RefPixParams(flag_sigma=float(flag))
+params = RefPixParams(flag_sigma=float(flag), groupdq_mask=dq_mask)
 try:
     params.validate()
 except ParameterError as e:
@@ -54,22 +55,22 @@ st.dataframe(show, hide_index=True, width="stretch")
 st.caption(CHART_HELP["instability"])
 
 st.subheader("Reference vs active drifts")
-st.altair_chart(levels_chart(result), width="stretch")
+ui.chart(levels_chart(result))
 st.caption(CHART_HELP["levels"])
-st.altair_chart(drift_scatter(result), width="stretch")
+ui.chart(drift_scatter(result))
 st.caption(CHART_HELP["scatter"])
 
 st.subheader("Across exposures")
-st.altair_chart(trends_chart(result), width="stretch")
+ui.chart(trends_chart(result))
 st.caption(CHART_HELP["trends"])
 
 st.subheader(f"Unstable reference pixels ({len(result.unstable)} pooled over exposures, "
              f"{len(result.history)} in any exposure)")
-st.altair_chart(pixel_noise_chart(result), width="stretch")
+ui.chart(pixel_noise_chart(result))
 st.caption(CHART_HELP["pixels"])
 st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
 st.markdown("**Over time**: every reference pixel flagged in any exposure, in how many of them and which.")
-st.altair_chart(unstable_history_chart(result), width="stretch")
+ui.chart(unstable_history_chart(result))
 st.caption(CHART_HELP["history"])
 st.dataframe(result.history, hide_index=True, width="stretch", height=240)
 

@@ -111,7 +111,9 @@ def test_summary_keys_and_outputs(onef):
     """summary(): exactly the agreed keys, amps in science column order, outputs per flip kind."""
     det, exp, res = onef
     summ = res.summary()
-    assert set(summ) == {"amps", "unstable_pixels", "unstable_pixels_any_exposure", "unstable_pixels_persistent"}
+    assert set(summ) == {"amps", "unstable_pixels", "unstable_pixels_any_exposure", "unstable_pixels_persistent",
+                         "dq"}
+    assert summ["dq"] is None  # raw ramps carry no DQ arrays
     assert isinstance(summ["unstable_pixels"], int)
     assert [set(a) for a in summ["amps"]] == [SUMMARY_AMP_KEYS] * 4
     assert [(a["x0"], a["x1"]) for a in summ["amps"]] == [(0, 512), (512, 1024), (1024, 1536), (1536, 2048)]

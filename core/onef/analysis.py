@@ -91,7 +91,7 @@ import numpy as np
 from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
-from core.io.ramps import Ramp, cds_frames, n_cds, stripes
+from core.io.ramps import Ramp, cds_frames, dq_note, dq_use, n_cds, stripes
 from core.median import median_along0, median_of
 from core.onef.accumulate import Accumulator
 from core.onef.finish import finish
@@ -138,6 +138,7 @@ def analyze_onef(
     notes: list[str] = []
     factors = []
     done = 0
+    masked_columns, has_dq = np.zeros(layout.nx, np.int64), False  # DQ-flagged samples left out, per column
     bottom, top = layout.reference_rows()
     refrows = np.concatenate([bottom, top])
     if params.refpix_correct and refrows.size == 0:
@@ -159,7 +160,7 @@ def analyze_onef(
         weight = 1.0 / stack_mean_factor(info.ncds, params.diff_type)
         report(done, f"{name}: reading ({fi + 1}/{len(infos)})")
         try:
-            ramp = Ramp(info.path)
+            ramp = Ramp(info.path, groupdq_mask=params.groupdq_mask)
         except (OSError, KeyError) as exc:
             raise InputError(f"{name}: cannot be opened ({exc})", file=name) from exc
         with ramp:
@@ -167,8 +168,14 @@ def analyze_onef(
                 done = _process_file(ramp, info, params, acc, weight, refrows, factors, done, report)
             except (OSError, EOFError) as exc:
                 raise InputError(f"{name}: read error ({exc})", file=name) from exc
+            masked_columns = masked_columns + ramp.dq_masked_columns
+            has_dq = has_dq or ramp.has_dq
     report(done, "fitting spectra")
+    dq = dq_use(masked_columns, layout, params.groupdq_mask, has_dq)
+    if dq is not None:
+        notes.append(dq_note(dq))
     result = finish(acc, params, [i.path.name for i in infos], sum(i.nints for i in infos), factors, notes)
+    result.dq = dq
     if progress is not None:
         progress(1.0, "done")
     return result

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ParameterError
-from core.io.ramps import GROUP_DIFF_TYPES
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUP_DIFF_TYPES, check_groupdq_mask
 
 UNITS = "DN rms in a CDS frame"
 PSD_UNITS = "DN^2/Hz (one-sided)"
@@ -36,8 +36,10 @@ class OneFParams:
 
     diff_type: str = "consecutive"  # or "independent"
     refpix_correct: bool = False
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK  # GROUPDQ bits whose samples are left out (core.io.ramps)
 
     def validate(self) -> OneFParams:
+        check_groupdq_mask(self.groupdq_mask)
         if self.diff_type not in GROUP_DIFF_TYPES:
             raise ParameterError(
                 f"diff_type must be one of {', '.join(GROUP_DIFF_TYPES)}, not {self.diff_type!r}"

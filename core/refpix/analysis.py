@@ -76,6 +76,7 @@ from pathlib import Path
 from core.errors import InputError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
+from core.io.ramps import dq_note, dq_use
 from core.refpix.assemble import assemble
 from core.refpix.params import RefPixParams
 from core.refpix.perfile import FileResult, process_file
@@ -111,8 +112,12 @@ def analyze_refpix(
         if progress:
             def sub(frac, msg, f_i=f_i):
                 progress(min(1.0, (f_i + frac) / nfiles * 0.98), msg)
-        results.append(process_file(p, layout, sub))
+        results.append(process_file(p, layout, sub, params.groupdq_mask))
     out = assemble(results, layout, params)
+    flagged = [r.dq_masked_columns for r in results if r.dq_masked_columns is not None]
+    out.dq = dq_use(sum(flagged) if flagged else None, layout, params.groupdq_mask, bool(flagged))
+    if out.dq is not None:
+        out.notes.append(dq_note(out.dq))
     if progress:
         progress(1.0, "reference pixels: done")
     return out

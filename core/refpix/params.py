@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ParameterError
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, check_groupdq_mask
 
 LEVEL_CLIP_SIGMA = 6.0  # robust sigma; pixel left out of an integration's levels beyond this
 CLIP_SUBSAMPLE = 2_000_000  # the clip's robust sigma comes from about this many |deviations|
@@ -28,8 +29,10 @@ class RefPixParams:
     """``flag_sigma``: robust z-score above which a reference pixel's noise flags it unstable."""
 
     flag_sigma: float = 5.0
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK  # GROUPDQ bits whose samples are left out (core.io.ramps)
 
     def validate(self) -> RefPixParams:
+        check_groupdq_mask(self.groupdq_mask)
         v = self.flag_sigma
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise ParameterError(f"flag_sigma must be a number, not {v!r}")

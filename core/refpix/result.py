@@ -33,6 +33,7 @@ class RefPixResult:
     trends: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     frame_time: float = 0.0
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
     # per exposure: noise, z and flag of every reference pixel flagged in at least one exposure,
     # and one row per such pixel: in how many / which exposures (core.refpix.overtime)
     exposure_flags: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -63,7 +64,7 @@ class RefPixResult:
         hist = self.history
         return {"amps": amps, "unstable_pixels": int(len(self.unstable)),
                 "unstable_pixels_any_exposure": int(len(hist)),
-                "unstable_pixels_persistent": int(hist["persistent"].sum()) if len(hist) else 0}
+                "unstable_pixels_persistent": int(hist["persistent"].sum()) if len(hist) else 0, "dq": self.dq}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {

@@ -44,7 +44,10 @@ def _readnoise_parameter_rows(results: Sequence[GroupResult]) -> list[dict]:
                      **{title: getattr(rn.params, k) for k, title in READNOISE_COLUMNS.items()},
                      "readout": f"{f0.readpatt} (NFRAMES {f0.nframes or 1}, GROUPGAP {f0.groupgap or 0})",
                      "processing": f0.processing,
-                     "DQ flags": "none in the files" if not dq else ("used" if dq.get("used") else "not used")})
+                     "samples per pixel": rn.samples_per_pixel,
+                     "DQ flags": "none in the files" if not dq else (
+                         f"left out: GROUPDQ {dq.get('groupdq_flags', '?')}" if dq.get("used")
+                         else "present, not used (jwst_reffiles)")})
     return rows
 
 
@@ -123,7 +126,8 @@ def _provenance_section(b: Builder, files: pd.DataFrame, versions: dict, created
 
 
 def _overview_section(b: Builder, results: Sequence[GroupResult]) -> None:
-    from core.pipeline.overview import METRICS, overview_rows
+    from core.pipeline.overview import METRICS, metric_title, overview_rows
+    from core.units import CDS
 
     s = b.section("overview")
     frames = []
@@ -135,11 +139,13 @@ def _overview_section(b: Builder, results: Sequence[GroupResult]) -> None:
     if long.empty:
         s.blocks.append(Block("warn", text="Nothing was computed."))
     else:
-        wide = long.pivot(index=["detector", "amp", "output", "x0", "x1"], columns="metric", values="value")
+        long["shown"] = [v if not np.isfinite(u) else f"not detected (< {u:.2g} DN)"
+                         for v, u in zip(long["value"], long["upper_limit"].astype(float))]
+        wide = long.pivot_table(index=["detector", "amp", "output", "x0", "x1"], columns="metric", values="shown",
+                                aggfunc="first", dropna=False)
         wide = wide.reindex(columns=[m for m in METRICS if m in wide.columns]).reset_index()
         wide.insert(4, "columns", [amp_columns(a, z) for a, z in zip(wide["x0"], wide["x1"])])
-        wide = wide.drop(columns=["x0", "x1"]).rename(columns={
-            m: f"{METRICS[m][0]} [{METRICS[m][1]}]" for m in METRICS})
+        wide = wide.drop(columns=["x0", "x1"]).rename(columns={m: metric_title(m, CDS) for m in METRICS})
         wide.columns.name = None
         s.blocks.append(table_block(wide, "Detector × amplifier grid of headline numbers (n/a: not computed or not "
                                      "measurable)"))

@@ -71,11 +71,16 @@ HOW_COMPUTED = {
         "and in each exposure alone; the history lists every pixel flagged in any exposure."
     ),
     "overview": (
-        "Each cell is the per-amplifier headline number of a section: readnoise = median of the CDS noise map "
-        "over active pixels; white, correlated and per-amp 1/f from the cross-spectral split; instability and "
-        "ref/active white ratio from the reference-pixel section (instability against adjacent active pixels, with "
-        "its error: a change is flagged when it exceeds both the threshold and 3 errors); unstable ref pixels = "
-        "reference pixels flagged in any exposure of the group."
+        "Each cell is the per-amplifier headline number of a section. Readnoise, unbiased = the amp's median of "
+        "the CDS noise map over active pixels divided by the compatible estimator's expected bias for the samples "
+        "per pixel (Monte Carlo with the same clipping); readnoise, jwst_reffiles estimator = that median as "
+        "jwst_reffiles computes it (clipped ddof=0 std, biased low). White, correlated and per-amp 1/f from the "
+        "cross-spectral split; a 1/f component below 5% of the white noise, or whose slope the fit cannot pin "
+        "down, is 'not detected' with an upper limit (the larger of 5% of the white noise and the value plus 3 "
+        "errors). Instability and ref/active white ratio from the reference-pixel section (instability against "
+        "adjacent active pixels, with its error: a change is flagged when it exceeds both the threshold and 3 "
+        "errors); unstable ref pixels = reference pixels flagged in any exposure of the group. Noise figures per "
+        "CDS frame or per read (CDS / √2) as chosen; deviations in % do not depend on it."
     ),
     "provenance": (
         "SHA-256 of every input file, read in 1 MiB chunks; start time from DATE-OBS/TIME-OBS (UTC) or EXPSTART "
