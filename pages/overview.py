@@ -32,7 +32,9 @@ groups, _ = ui.selected_groups()
 convention = ui.noise_convention_sidebar()
 st.caption("All detectors of the selection, per amplifier, coloured by the deviation from a baseline. Every noise "
            f"figure in **{unit(convention)}** ({'CDS / √2' if convention == PER_READ else 'a difference of two groups'}"
-           "; sidebar: *Noise figures*). n/d <x: the component is not detected, below x.")
+           "; sidebar: *Noise figures*). n/d <x: the component is not detected, below x. Ref instability: against the "
+           "adjacent active pixels, ± its error (a change is flagged beyond the threshold and 3 errors); unstable ref "
+           "pixels: reference pixels flagged in any exposure.")
 params = ui.readnoise_params_sidebar()
 st.sidebar.subheader("Overview")
 with_onef = st.sidebar.checkbox("Include 1/f split", value=True, key="ov_onef")
@@ -151,8 +153,10 @@ if baseline is None:
 elif flagged.empty:
     st.success(f"No amplifier deviates by more than {threshold:g} % from the baseline.")
 else:
-    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} %:")
-    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "baseline", "deviation_pct"]]
+    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} % (and, where they have an error, by more "
+             "than 3 errors):")
+    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "error", "baseline", "baseline_error",
+                          "deviation_pct", "change_sigma"]]
                  .assign(metric=lambda t: [metric_title(m, convention) for m in t["metric"]]),
                  hide_index=True, width="stretch")
 

@@ -90,7 +90,7 @@ def test_overview_compute_all_counts_to_n(tmp_path):
         pg = ctx.new_page()
         _open(pg, url, "Overview")
         main = pg.locator('[data-testid="stMain"]')
-        assert "6 computation(s) to run for 2 detector group(s)" in main.inner_text()
+        pg.get_by_text("6 computation(s) to run for 2 detector group(s)").wait_for(timeout=120_000)
         pg.get_by_role("button", name="Compute all").click()
         seen = set()
         for _ in range(600):  # the running progress: "k of 6 done · <running steps>"

@@ -23,7 +23,8 @@ from core.onef.accumulate import Accumulator
 
 # Accumulator fields that depend only on the layout and the run's frame count (equal in every partial).
 CONSTANT = frozenset({"layout", "nout", "M", "nf", "pairs", "active", "side", "has_side", "band_stride", "sg_gain",
-                      "sg_coeffs", "pair_a", "pair_b"})
+                      "sg_coeffs", "pair_a", "pair_b",
+                      "timings"})  # the pass timer of bench_onef (shared by the run's Accumulators), not a sum
 # Fields that are lists of per-frame entries, joined in file order.
 JOINED = frozenset({"band_cols", "band_frames"})
 # Sums over frames (arrays or numbers), added.

@@ -15,6 +15,7 @@ CLIP_SUBSAMPLE = 2_000_000  # the clip's robust sigma comes from about this many
 STRIPE_BUDGET_BYTES = 32 * 2**20  # float32 data per stripe (two are held: the next is read meanwhile)
 HIST_MAX_DN = 8192  # |pair difference| histogram range (larger values go in the last bin)
 MIN_GROUP_FOR_FLAGS = 8
+ADJ_BLOCKS = 3  # blocks of active rows / columns kept beside each reference edge: the adjacent one + 2 for the null
 MIN_CORRELATION_DOF = 4  # independent drift values (nints x (ngroups - 2)) for a correlation
 
 
@@ -43,6 +44,6 @@ class RefPixParams:
 
 
 __all__ = [
-    "CLIP_SUBSAMPLE", "COL_KINDS", "HIST_MAX_DN", "LEVEL_CLIP_SIGMA", "LEVEL_KINDS", "MIN_CORRELATION_DOF",
+    "ADJ_BLOCKS", "CLIP_SUBSAMPLE", "COL_KINDS", "HIST_MAX_DN", "LEVEL_CLIP_SIGMA", "LEVEL_KINDS", "MIN_CORRELATION_DOF",
     "MIN_GROUP_FOR_FLAGS", "ROW_KINDS", "STRIPE_BUDGET_BYTES", "RefPixParams",
 ]

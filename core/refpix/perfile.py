@@ -4,7 +4,7 @@ pixels (:mod:`.reference`), kept as a :class:`FileResult` for :mod:`.assemble`."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from core.errors import InputError
 from core.io.geometry import Layout
 from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp
+from core.refpix.adjacent import adjacent_series
 from core.refpix.amps import amp_geometry
 from core.refpix.reference import reference_pass
 from core.refpix.stripes import stripe_pass
@@ -30,6 +31,8 @@ class FileResult:
     pix: dict  # amp -> list of (DataFrame of pixel coordinates, sum of squares, dof)
     ref_source: dict  # amp -> "rows" / "columns" / None
     dq_masked_columns: np.ndarray | None = None  # samples left out by DQ flags, per column (None: no DQ arrays)
+    # amp -> reference edges against their adjacent active pixels (core.refpix.adjacent)
+    adjacent: dict = field(default_factory=dict)
 
 
 def process_file(path: Path, layout: Layout, progress: Callable[[float, str], None] | None,
@@ -46,11 +49,14 @@ def process_file(path: Path, layout: Layout, progress: Callable[[float, str], No
         expstart = finite_or_none(ramp.header.get("EXPSTART"))
         amps = amp_geometry(layout)
         acc = stripe_pass(ramp, layout, amps, name, progress)
+        cross = acc.cross
         levels, white, pix, ref_source = reference_pass(acc, amps)
+        adjacent = {a.index: adjacent_series(acc, a) for a in amps}
+        del acc
         if progress:
             progress(1.0, f"{name}: reference pixels done")
         dq_columns = ramp.dq_masked_columns.copy() if ramp.has_dq else None
-    return FileResult(name, expstart, nints, G, levels, white, acc.cross, pix, ref_source, dq_columns)
+    return FileResult(name, expstart, nints, G, levels, white, cross, pix, ref_source, dq_columns, adjacent)
 
 
 __all__ = ["FileResult", "process_file"]

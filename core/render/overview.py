@@ -39,9 +39,11 @@ def grid_chart(table: pd.DataFrame, threshold_pct: float, color_range_pct: float
     rect = base.mark_rect(stroke="white").encode(
         color=alt.Color("deviation_pct:Q", title="deviation from baseline (%)",
                         scale=alt.Scale(scheme="redblue", reverse=True, domain=[-lim, lim], clamp=True)),
-        tooltip=["detector", "amp_label", "output_label", "metric_label", alt.Tooltip("value:Q", format=".4g"),
-                 alt.Tooltip("baseline:Q", format=".4g"), alt.Tooltip("deviation_pct:Q", format=".1f"),
-                 "flagged"],
+        tooltip=["detector", "amp_label", "output_label", "metric_label", alt.Tooltip("value:Q", format=".4g")]
+        + ([alt.Tooltip("error:Q", format=".3g", title="± error")] if "error" in t else [])
+        + [alt.Tooltip("baseline:Q", format=".4g"), alt.Tooltip("deviation_pct:Q", format=".1f")]
+        + ([alt.Tooltip("change_sigma:Q", format=".1f", title="change / error")] if "change_sigma" in t else [])
+        + ["flagged"],
     )
     text = base.mark_text(fontSize=11).encode(
         text="text:N", color=alt.condition(alt.datum.dark, alt.value("white"), alt.value("black")))

@@ -296,7 +296,9 @@ def _onef_section(b: Builder, results: Sequence[GroupResult]) -> None:
 
 
 def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
-    from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart
+    import altair as alt
+
+    from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart, unstable_history_chart
 
     s = b.section("refpix")
     s.blocks.append(Block("how", text=HOW_COMPUTED["refpix"]))
@@ -307,14 +309,22 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
             "output": amps["output"], "ref pixels": amps["ref_source"],
             "ref white (DN/read)": amps["ref_white_read"], "active white (DN/read)": amps["active_white_read"],
             "ref/active white": amps["ref_active_white_ratio"], "instability (DN/read)": amps["instability"],
-            "floor (DN/read)": amps["instability_floor"], "excess over floor (DN/read)": amps["instability_excess"],
+            "± error (DN/read)": amps["instability_err"], "from": amps["instability_source"],
+            "white floor (DN/read)": amps["instability_floor"], "1/f between neighbours (DN/read)": amps["instability_1f"],
+            "side cols (DN/read)": amps["instability_columns"], "side cols ±": amps["instability_columns_err"],
+            "whole-frame residual (DN/read)": amps["frame_residual"], "its 1/f share": amps["frame_residual_1f_share"],
             "ref-active drift r": amps["drift_correlation"], "ref − active level (DN)": amps["ref_offset"],
-            "unstable pixels": amps["unstable_pixels"]})
+            "unstable pixels (pooled)": amps["unstable_pixels"],
+            "unstable in any exposure": amps["unstable_pixels_any_exposure"],
+            "in every exposure": amps["unstable_pixels_persistent"]})
         s.blocks.append(table_block(show, f"Per amplifier (flag threshold z = {r.params.flag_sigma:g})"))
+        s.blocks.append(Block("p", text=CHART_HELP["instability"]))
         b.chart(s, levels_chart(r), CHART_HELP["levels"])
         b.chart(s, drift_scatter(r), CHART_HELP["scatter"])
         b.chart(s, trends_chart(r), CHART_HELP["trends"])
-        b.chart(s, pixel_noise_chart(r), CHART_HELP["pixels"])
+        # One figure: the pooled z-score distribution, then the flagged pixels exposure by exposure.
+        b.chart(s, alt.vconcat(pixel_noise_chart(r), unstable_history_chart(r)),
+                CHART_HELP["pixels"] + " Below: " + CHART_HELP["history"])
         un = r.unstable
         s.blocks.append(Block("p", text=f"{len(un)} unstable reference pixel(s)."))
         if len(un):
@@ -324,6 +334,18 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
                                                             "group_median_cds": "group median (DN, CDS)",
                                                             "robust_z": "robust z"}),
                                    "Unstable reference pixels (science coordinates)", max_rows=MAX_ROWS_HTML))
+        hist = r.history
+        s.blocks.append(Block("p", text=f"{len(hist)} reference pixel(s) flagged in at least one of "
+                                        f"{len(r.files)} exposure(s), {int(hist['persistent'].sum()) if len(hist) else 0} "
+                                        "of them in every exposure."))
+        if len(hist):
+            cols = ["y", "x", "amp", "output", "kind", "edge", "n_flagged", "n_exposures", "persistent",
+                    "flagged_expstart", "z_median_flagged", "z_median_unflagged", "noise_cds_median_flagged",
+                    "noise_cds_median_unflagged"]
+            s.blocks.append(table_block(hist[cols].rename(columns={
+                "flagged_expstart": "flagged in (EXPSTART, MJD)", "noise_cds_median_flagged": "noise flagged (DN, CDS)",
+                "noise_cds_median_unflagged": "noise not flagged (DN, CDS)"}),
+                "Unstable reference pixels over time (science coordinates)", max_rows=MAX_ROWS_HTML))
 
 
 def _reflow(doc: str) -> str:
