@@ -1,0 +1,91 @@
+"""A robust sigma (``MAD_TO_SIGMA`` x median absolute deviation) over more values than memory holds:
+a fixed-range histogram per channel, filled stripe by stripe.
+
+The range of channel ``k`` is set from its first ``HIST_FIRST_BATCH`` values (their median +- 16
+robust sigma, ``HIST_BINS`` bins: a bin is 1/64 of a sigma), values outside go to the end bins.
+The median and the MAD are read from the piecewise-linear cumulative histogram (values spread
+evenly inside a bin), which is exact to far below a bin width for smooth distributions.  With fewer
+values than ``HIST_FIRST_BATCH`` the values themselves are kept and the robust sigma is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.noisebudget.params import HIST_BINS, HIST_FIRST_BATCH, HIST_HALF_RANGE, MIN_PIXELS
+from core.stats import MAD_TO_SIGMA, robust_std
+
+
+class RobustHist:
+    """``nk`` channels of values; :meth:`add` takes an (nk, m) array (NaN ignored)."""
+
+    def __init__(self, nk: int):
+        self.nk = int(nk)
+        self._buffer: list[np.ndarray] = []
+        self._nbuf = 0
+        self.lo = self.width = None
+        self.counts = None
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.asarray(values, np.float64).reshape(self.nk, -1)
+        if values.shape[1] == 0:
+            return
+        if self.counts is None:
+            self._buffer.append(values)
+            self._nbuf += values.shape[1]
+            if self._nbuf >= HIST_FIRST_BATCH:
+                self._fix_range()
+            return
+        self._bin(values)
+
+    def _fix_range(self) -> None:
+        buf = np.concatenate(self._buffer, axis=1)
+        self._buffer, self._nbuf = [], 0
+        med = np.array([np.nanmedian(r) if np.isfinite(r).any() else 0.0 for r in buf])
+        sig = np.array([robust_std(r) for r in buf])
+        sig = np.where(np.isfinite(sig) & (sig > 0), sig, np.maximum(np.abs(med), 1.0) * 1e-6)
+        self.lo = med - HIST_HALF_RANGE * sig
+        self.width = 2.0 * HIST_HALF_RANGE * sig / HIST_BINS
+        self.counts = np.zeros((self.nk, HIST_BINS), np.int64)
+        self._bin(buf)
+
+    def _bin(self, values: np.ndarray) -> None:
+        idx = np.floor((values - self.lo[:, None]) / self.width[:, None])
+        ok = np.isfinite(idx)
+        idx = np.clip(idx, 0, HIST_BINS - 1)
+        flat = (idx + (np.arange(self.nk) * HIST_BINS)[:, None])[ok].astype(np.int64)
+        self.counts += np.bincount(flat, minlength=self.nk * HIST_BINS).reshape(self.nk, HIST_BINS)
+
+    def sigma(self) -> tuple[np.ndarray, np.ndarray]:
+        """(robust sigma per channel, number of values per channel); NaN below ``MIN_PIXELS``."""
+        if self.counts is None:
+            buf = (np.concatenate(self._buffer, axis=1) if self._buffer
+                   else np.empty((self.nk, 0)))
+            n = np.isfinite(buf).sum(axis=1)
+            s = np.array([robust_std(r) for r in buf]) if buf.shape[1] else np.full(self.nk, np.nan)
+        else:
+            n = self.counts.sum(axis=1)
+            s = np.array([_hist_sigma(self.counts[k], self.lo[k], self.width[k]) for k in range(self.nk)])
+        return np.where(n >= MIN_PIXELS, s, np.nan), n
+
+
+def _hist_sigma(counts: np.ndarray, lo: float, width: float) -> float:
+    """Robust sigma from one histogram (piecewise-linear cumulative distribution)."""
+    total = counts.sum()
+    if total == 0:
+        return np.nan
+    edges = lo + width * np.arange(counts.size + 1)
+    cum = np.concatenate([[0.0], np.cumsum(counts, dtype=np.float64)])
+    half = total / 2.0
+    i = int(np.searchsorted(cum, half))  # the median lies in bin i - 1
+    i = min(max(i, 1), counts.size)
+    med = float(edges[i - 1] + width * (half - cum[i - 1]) / max(counts[i - 1], 1))
+    a, b = 0.0, float(edges[-1] - edges[0])
+    for _ in range(60):  # bisection on F(med + m) - F(med - m) = total / 2
+        m = 0.5 * (a + b)
+        inside = np.interp(med + m, edges, cum) - np.interp(med - m, edges, cum)
+        a, b = (m, b) if inside < total / 2.0 else (a, m)
+    return float(MAD_TO_SIGMA * 0.5 * (a + b))
+
+
+__all__ = ["RobustHist"]
