@@ -14,7 +14,7 @@ import numpy as np
 
 from core.io.geometry import Layout
 from core.io.ramps import Ramp, stripe_rows_for, stripes
-from core.noisebudget.model import intercept_weights, slope_matrix
+from core.noisebudget.model import intercept_weights, slope_lattice, slope_matrix
 from core.noisebudget.params import STRIPE_BUDGET_BYTES
 from core.noisebudget.robust import RobustHist
 
@@ -84,16 +84,22 @@ class StripePass:
         self.act_rows, self.act_cols = layout.active_slices()
         self.ref_rows, self.side_cols = _reference_pixels(layout)
 
-    def new_amp(self) -> AmpSums:
+    def new_amp(self, scale: float) -> AmpSums:
+        """``scale``: the lattice step of the values read (1/sqrt 2 DN for a pair difference of raw
+        integer DN, 1 DN for one raw integration, 0 for floating-point data)."""
         G, ny = self.G, self.layout.ny
-        return AmpSums(RobustHist(len(self.counts)), RobustHist(G - 1), RobustHist(G - 1), RobustHist(1),
-                       RobustHist(1), np.full((G, ny), np.nan), np.zeros(ny, np.int64), np.zeros(G // 2 + 1))
+        h_slope = scale * np.array([slope_lattice(n) for n in self.counts]) / self.tgroup
+        return AmpSums(RobustHist(len(self.counts), h_slope), RobustHist(G - 1, scale), RobustHist(G - 1, scale),
+                       RobustHist(1), RobustHist(1), np.full((G, ny), np.nan), np.zeros(ny, np.int64),
+                       np.zeros(G // 2 + 1))
 
     def run(self, samples: tuple, progress: Callable[[float, str], None] | None = None) -> UnitSums:
         layout = self.layout
-        out = UnitSums(samples, [self.new_amp() for _ in layout.amps()])
         ramps = {p: Ramp(p) for p in dict.fromkeys(s[0] for s in samples)}
         try:
+            integer = not any(r.is_float for r in ramps.values())
+            scale = (1 / np.sqrt(2.0) if len(samples) == 2 else 1.0) if integer else 0.0
+            out = UnitSums(samples, [self.new_amp(scale) for _ in layout.amps()])
             rows = stripe_rows_for((len(samples), self.G, layout.ny, layout.nx), STRIPE_BUDGET_BYTES)
             spans = list(stripes(layout.ny, rows))
             for s_i, (y0, y1) in enumerate(spans):

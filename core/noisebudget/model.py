@@ -23,6 +23,13 @@ def slope_matrix(counts: list[int], ngroups: int) -> np.ndarray:
     return np.stack([slope_weights(n, ngroups) for n in counts])
 
 
+def slope_lattice(n: int) -> float:
+    """Spacing (DN per group) of the slopes over n groups of integer-valued data: the weights are
+    (x - mean) / S with S = n (n^2 - 1) / 12 and x - mean half-integers for even n."""
+    s = n * (n * n - 1) / 12.0
+    return 1.0 / (2.0 * s) if n % 2 == 0 else 1.0 / s
+
+
 def intercept_weights(ngroups: int) -> np.ndarray:
     """(ngroups,) weights of the least-squares intercept at group 0 of a straight line over all groups."""
     x = np.arange(ngroups, dtype=np.float64)
@@ -97,4 +104,4 @@ def fit_power_law(freq: np.ndarray, excess: np.ndarray, floor: np.ndarray) -> di
 
 
 __all__ = ["excess_parameters", "fit_power_law", "intercept_weights", "log_bin", "one_sided_psd", "propagate",
-           "slope_matrix", "slope_weights", "white_slope_sigma"]
+           "slope_lattice", "slope_matrix", "slope_weights", "white_slope_sigma"]
