@@ -46,6 +46,11 @@ class UnitSums:
     def temporal(self) -> bool:
         return len(self.samples) == 2
 
+    @property
+    def same_file(self) -> bool:
+        """A pair of integrations of one file (its bias pattern cancels: what kTC needs)."""
+        return self.temporal and self.samples[0][0] == self.samples[1][0]
+
 
 def _reference_pixels(layout: Layout):
     """(rows of the reference rows, columns of the side columns) in array indices."""

@@ -46,7 +46,8 @@ Along-ramp and within-frame spectra (DN^2/Hz, one-sided, per group value)
     averages over the group's frames: its spectrum falls below the row-mean one near 1/(2 TGROUP).
 
 kTC (DN)
-    Per pixel and pair, the least-squares intercept at group 0 of the straight line over all groups;
+    Per pixel and pair of integrations *of one file* (a pair across exposures keeps the difference
+    of their bias patterns), the least-squares intercept at group 0 of the straight line over all groups;
     the robust sigma of the pair difference / sqrt 2 over the amp's active pixels and, apart, its
     reference pixels (reference rows and side columns), less in quadrature the intercept's own noise
     ``u^T C u`` from the same covariance (``D`` of the reference pixels from their own CDS frames).
@@ -112,7 +113,10 @@ def analyze_noisebudget(
         notes.append("one integration in the selection: no pair of integrations, so no measured slope noise "
                      "and no kTC; the predicted curve comes from that integration alone (its dark-current "
                      "pattern does not cancel)")
-    elif used < n_int:
+    if units and len(units[0]) == 2 and not any(u[0][0] == u[1][0] for u in units):
+        notes.append("no file has two integrations: no kTC (a pair across exposures keeps the difference of "
+                     "their bias patterns in the intercepts)")
+    if used < n_int and not (len(units) == 1 and len(units[0]) == 1):
         notes.append(f"{n_int - used} integration(s) left unpaired and not used (an odd number of leftovers)")
     sp = StripePass(layout, G, counts, tgroup)
     sums = []

@@ -99,7 +99,7 @@ def amp_numbers(units: list[UnitSums], k: int, layout: Layout, counts: list[int]
         white_only=white_slope_sigma(np.sqrt(max(D, 0.0)), counts, tgroup),
         ratio=meas / pred, excess=excess_parameters(counts, meas, pred, tgroup, nframes), cov=cov,
     )
-    out.update(_ktc(pairs, k, G, C_r, inv_n, D, v_cds_ref, cds_common))
+    out.update(_ktc([p for p in pairs if p.same_file], k, G, C_r, inv_n, D, v_cds_ref, cds_common))
     out["spectra"] = _spectra(units, k, common, D, layout, G, tgroup)
     return out
 
