@@ -188,3 +188,28 @@ def test_bad_inputs(tmp_path):
         NoiseBudgetParams(group_counts=()).validate()
     assert NoiseBudgetParams(group_counts=(5, 3, 200)).counts_for(10) == [3, 5, 10]
     assert math.isfinite(white_slope_sigma(1.0, 2, 1.0))
+
+
+def test_pipeline_summary_tables_and_report(white, tmp_path):
+    """Through the registry: summary.json block ``noisebudget.effective_noise`` / ``ktc``, the CSV tables,
+    and a report section with its how-computed note, tables and 3 charts (slope noise, ratio, spectra)."""
+    from core.io.inventory import group_by_detector, inventory
+    from core.pipeline.run import AnalysisOptions, analyze_group, write_group_products
+    from core.report import build_report
+
+    made, _ = white
+    groups, rejected = group_by_detector(inventory([m.path for m in made]))
+    assert not rejected and len(groups) == 1
+    opts = AnalysisOptions(sections=("noisebudget",))
+    res = analyze_group(groups[0], opts)
+    assert not res.errors, res.errors
+    block = json.loads(json.dumps(json_safe(write_group_products(res, tmp_path)), allow_nan=False))
+    assert block["noisebudget"]["effective_noise"]["units"] == "DN/s"
+    assert len(block["noisebudget"]["ktc"]["amps"]) == 4
+    csvs = {p.name.split("_NRCB1")[0] for p in tmp_path.rglob("noisebudget_*.csv")}
+    assert csvs == {"noisebudget_effective", "noisebudget_components", "noisebudget_spectra", "noisebudget_files"}
+    rep = build_report([res], opts)
+    assert "Noise budget" in rep.section_titles
+    assert "<h2>Noise budget</h2>" in rep.html and "Slope noise per amplifier and n (DN/s)" in rep.html
+    titles = [c["title"] for c in rep.charts]
+    assert sum("slope noise" in t for t in titles) == 2 and sum("spectra along the ramp" in t for t in titles) == 1

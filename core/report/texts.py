@@ -57,6 +57,28 @@ HOW_COMPUTED = {
         "measured between outputs and removed). The floor is √(σ_ref²/N_ref + σ_act²/N_act). Correlated and "
         "per-output 1/f also raise the instability: reference rows sample 1/f only at the start and end of a frame."
     ),
+    "noisebudget": (
+        "**Slope noise (DN/s)** for n = 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 75, 100, 150 … groups and NGROUPS: each "
+        "pixel's unweighted least-squares slope over its first n groups, divided by TGROUP. **Measured** "
+        "temporally: integrations are paired (consecutive ones of a file, then leftovers across files) and the "
+        "pair difference / √2 is fitted, so bias, dark current and every fixed pattern cancel; the robust sigma "
+        "(1.4826 × MAD about the median) over the amp's active pixels, averaged over pairs. The MAD about the "
+        "median leaves out what all pixels of the amp share (its frame-mean 1/f, what a reference correction "
+        "removes). With one integration there is no pair: no measured value. **Predicted** from measured noise "
+        "components: the covariance of group values C = D·I + C_row, propagated through the same fit "
+        "(√(wᵀCw)/TGROUP). C_row is the covariance between groups of the per-row means of the amp's active pixels "
+        "about the frame mean (the correlated and per-output 1/f at row and frame timescales, along the ramp "
+        "included); D is the per-pixel independent variance per group value (white, 1/f above the row rate): "
+        "the robust CDS variance less what C_row puts into a CDS frame, halved. White only, this is "
+        "√D·√(12/(n(n²−1)))/TGROUP. The residual measured² − predicted² is also given as pynrc's excess-variance "
+        "parameters (12(n−1)/(n+1)·p0² − p1/√NFRAMES, a variance × ((n−1)·TGROUP)²). **Spectra** (one-sided "
+        "DN²/Hz of group values): along the ramp, 1/(NGROUPS·TGROUP) to 1/(2·TGROUP), of every pixel's series and "
+        "of the amp's frame mean; within the frame, 1/TFRAME to half the row rate, of the row means in read order; "
+        "a power law is fitted to the common mode (frame and row means above their white floors) over both "
+        "ranges. **kTC (DN)**: the robust sigma of the pairs' intercept differences / √2 (straight line over all "
+        "groups, at group 0; pairs within one file), active and reference pixels apart, less the intercept's own "
+        "noise from the same covariance. Every integration is read once in row stripes."
+    ),
     "overview": (
         "Each cell is the per-amplifier headline number of a section: readnoise = median of the CDS noise map "
         "over active pixels; white, correlated and per-amp 1/f from the cross-spectral split; instability and "
@@ -81,6 +103,15 @@ CHART_HELP = {
     "trends": "Per exposure: reference minus active mean level (DN) and instability = rms over CDS "
               "frames of (active change - reference change) / sqrt(2), DN per read; dashed: the "
               "floor expected from pixel white noise alone. 1/f noise also lifts the instability.",
+    "noisebudget_effective": "Slope noise against the number of groups, per amp (log-log). Measured: robust "
+                             "sigma over active pixels of pair-difference slopes / √2; predicted: the measured "
+                             "covariance of group values through the same fit; white only: the same per-pixel "
+                             "noise D without any correlation between groups.",
+    "noisebudget_ratio": "Measured / predicted slope noise: 1 when the measured components explain the slope noise.",
+    "noisebudget_spectra": "One frequency axis: along the ramp (per-pixel series, frame means; up to 1/(2 TGROUP)) "
+                           "and within the frame (row means in read order, up to half the row rate); dashed: "
+                           "the power law fitted to the common mode over both ranges. The frame mean averages "
+                           "over the group's frames, so it falls below the row-mean level near 1/(2 TGROUP).",
     "pixels": "Robust z-score of each reference pixel's temporal noise (common mode removed) within "
               "its amp and kind (row/column, even/odd), on the cube root of the variance; pixels "
               "above the red line are flagged unstable.",
