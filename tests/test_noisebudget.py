@@ -213,3 +213,27 @@ def test_pipeline_summary_tables_and_report(white, tmp_path):
     assert "<h2>Noise budget</h2>" in rep.html and "Slope noise per amplifier and n (DN/s)" in rep.html
     titles = [c["title"] for c in rep.charts]
     assert sum("slope noise" in t for t in titles) == 2 and sum("spectra along the ramp" in t for t in titles) == 1
+
+
+def test_noise_budget_page(demo_like_root, monkeypatch):
+    """The page computes on a click and shows the charts, tables and CSV downloads; the demo-like
+    files hold one integration each, so the pair is across files and the page says there is no kTC."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("DARKS_DATA_ROOT", str(demo_like_root))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.session_state["selected_files"] = [str(p) for p in sorted((demo_like_root / "flight").glob("*nrcb1*_uncal.fits"))]
+    at.switch_page("pages/noisebudget.py").run()
+    assert not at.exception
+    at.button(key="noisebudget_run").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Noise budget"
+    heads = [h.value for h in at.subheader]
+    assert "Slope noise against the number of groups" in heads and "Spectra along the ramp and within the frame" in heads
+    assert any("no kTC" in i.value for i in at.info)
+    labels = {d.proto.label for d in at.get("download_button")}
+    assert {"noisebudget_effective (CSV)", "noisebudget_spectra (CSV)"} <= labels
+    assert sorted(set(at.dataframe[0].value["output"])) == [0, 1, 2, 3]
