@@ -237,3 +237,21 @@ def test_noise_budget_page(demo_like_root, monkeypatch):
     labels = {d.proto.label for d in at.get("download_button")}
     assert {"noisebudget_effective (CSV)", "noisebudget_spectra (CSV)"} <= labels
     assert sorted(set(at.dataframe[0].value["output"])) == [0, 1, 2, 3]
+
+
+def test_flagged_defects_do_not_pass_for_noise(tmp_path):
+    """A RampModel with cosmic rays (JUMP_DET flagged), hot pixels and DO_NOT_USE pixels, white 10 DN:
+    flagged samples leave their pixel out from that group on, and out of the row means, so neither
+    curve moves: both within 3 % of the textbook curve (as in the white test).  Before the row means
+    kept only complete pixels, each pixel dropping out stepped its row mean and the prediction came
+    out 50-60 % high at n = 20: this test failed."""
+    exp = simulate_exposure(tmp_path / "defects_uncal.fits", "NRCA1", ngroups=20, nints=2, subarray="SUBGRISM64",
+                            spec=NoiseSpec(white_read=10.0, cr_rate=0.002, hot_fraction=0.003, dnu_fraction=0.001),
+                            seed=5, kind="ramp", flag_jumps=True)
+    r = analyze_noisebudget([exp.path])
+    assert any("GROUPDQ/PIXELDQ" in n for n in r.notes)
+    for a in r.amps:
+        expect = white_slope_sigma(10.0, a["n"], r.tgroup)
+        np.testing.assert_allclose(a["measured"], expect, rtol=0.03)
+        np.testing.assert_allclose(a["predicted"], expect, rtol=0.03)
+        assert a["measured_pixels"][-1] < a["measured_pixels"][0]  # pixels with a jump drop out at large n

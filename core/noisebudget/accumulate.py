@@ -41,6 +41,7 @@ class UnitSums:
     samples: tuple  # (a,) or (a, b)
     amps: list[AmpSums] = field(default_factory=list)
     n_bad: int = 0  # saturated / non-finite samples read
+    n_dq: int = 0  # samples left out by GROUPDQ / PIXELDQ
 
     @property
     def temporal(self) -> bool:
@@ -114,6 +115,7 @@ class StripePass:
                     progress((s_i + 1) / len(spans), f"noise budget: rows {y0}-{y1}")
         finally:
             for r in ramps.values():
+                out.n_dq += int(r.dq_masked_columns.sum())
                 r.close()
         return out
 
@@ -170,10 +172,13 @@ class StripePass:
             X = np.fft.rfft(_detrend(flat[:, good], temporal), axis=0)
             s.pix_abs2 += (X.real ** 2 + X.imag ** 2).sum(axis=1)
             s.pix_n += int(good.sum())
+        # Row means over the pixels complete in every group: a pixel that drops out part-way (a
+        # flagged jump, saturation) would step the mean by its own offset and pass for 1/f.
+        complete = good.reshape(xa.shape[1], xa.shape[2])
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a row NaN everywhere stays NaN
-            s.rowmean[:, act_rows] = np.nanmean(xa, axis=2)
-        s.rowcount[act_rows] = np.isfinite(xa[0]).sum(axis=1)
+            warnings.simplefilter("ignore", RuntimeWarning)  # a row without complete pixels stays NaN
+            s.rowmean[:, act_rows] = np.nanmean(np.where(complete[None], xa, np.nan), axis=1 + 1)
+        s.rowcount[act_rows] = complete.sum(axis=1)
 
 
 __all__ = ["AmpSums", "Sample", "StripePass", "UnitSums"]

@@ -130,6 +130,10 @@ def analyze_noisebudget(
     n_bad = sum(s.n_bad for s in sums)
     if n_bad:
         notes.append(f"{n_bad} saturated or non-finite samples left out")
+    n_dq = sum(s.n_dq for s in sums)
+    if n_dq:
+        notes.append(f"{n_dq} samples flagged in GROUPDQ/PIXELDQ left out: a pixel with one among its first n "
+                     "groups is not used at that n, nor in the row means")
     if progress:
         progress(1.0, "noise budget: done")
     return NoiseBudgetResult(
