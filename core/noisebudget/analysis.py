@@ -30,7 +30,9 @@ Effective noise, predicted (DN/s)
     D / pixels per row, taken off the diagonal); ``D`` is the per-pixel independent variance per
     group value: from the robust variance of CDS frames (consecutive groups, about each frame's
     median) less what ``C_row`` puts into a CDS frame, / 2.  It holds the white read noise, the 1/f
-    above the row rate and, for NFRAMES > 1, their frame average.  With white noise only this is
+    above the row rate and, for NFRAMES > 1, their frame average.  By construction the prediction at
+    n = 2 is the robust CDS noise pooled over all CDS frames (the components are normalised to it):
+    what the prediction adds is the growth with n.  With white noise only this is
     ``sqrt(D) sqrt(12 / (n (n^2 - 1))) / TGROUP``.  The residual ``measured^2 - predicted^2`` is
     also given in pynrc's excess-variance form (p0, p1 of ``12 (n - 1)/(n + 1) p0^2 - p1 /
     sqrt(NFRAMES)``, as a variance times ((n - 1) TGROUP)^2, DN^2).
