@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ def make_inputs(data: Path, nfiles: int, ngroups: int, onef: bool) -> list[Path]
 
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 kind, paths = sys.argv[1], sys.argv[2:]
 t0, c0 = time.time(), time.process_time()
 from core.noisebudget import analyze_noisebudget
@@ -55,8 +54,9 @@ if kind == "analyze":
     a = r.amps[0]
     out = {"pairs": r.n_pairs, "counts": r.counts, "measured_n2": float(a["measured"][0]),
            "predicted_n2": float(a["predicted"][0]), "ktc_note": r.notes}
-out.update(wall_s=time.time() - t0, cpu_s=time.process_time() - c0,
-           peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process image's own peak (ru_maxrss carries the parent's peak across fork + exec)
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+out.update(wall_s=time.time() - t0, cpu_s=time.process_time() - c0, peak_rss_mb=hwm / 1024)
 print(json.dumps(out))
 """
 
