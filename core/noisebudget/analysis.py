@@ -66,6 +66,7 @@ from core.noisebudget.accumulate import StripePass
 from core.noisebudget.combine import amp_numbers
 from core.noisebudget.params import NoiseBudgetParams
 from core.noisebudget.result import NoiseBudgetResult
+from core.noisebudget.totals import AmpTotals
 
 
 def plan_units(nints: Sequence[tuple[Path, int]]) -> list[tuple]:
@@ -121,18 +122,22 @@ def analyze_noisebudget(
     if used < n_int and not (len(units) == 1 and len(units[0]) == 1):
         notes.append(f"{n_int - used} integration(s) left unpaired and not used (an odd number of leftovers)")
     sp = StripePass(layout, G, counts, tgroup)
-    sums = []
+    totals = [AmpTotals.new(G, len(counts)) for _ in layout.amps()]
+    n_bad = n_dq = 0
     for i, unit in enumerate(units):
         sub = None
         if progress:
             def sub(frac, msg, i=i):
                 progress(min(0.99, (i + frac) / len(units)), msg)
-        sums.append(sp.run(unit, sub))
-    amps = [amp_numbers(sums, k, layout, counts, G, tgroup, nframes) for k in range(len(layout.amps()))]
-    n_bad = sum(s.n_bad for s in sums)
+        us = sp.run(unit, sub)
+        for t, s in zip(totals, us.amps):  # folded in and dropped: memory does not grow with files
+            t.fold(s, us.temporal, us.same_file, layout.yflip)
+        n_bad, n_dq = n_bad + us.n_bad, n_dq + us.n_dq
+        del us
+    any_pairs = any(len(u) == 2 for u in units)
+    amps = [amp_numbers(t, a, layout, counts, tgroup, nframes, any_pairs) for t, a in zip(totals, layout.amps())]
     if n_bad:
         notes.append(f"{n_bad} saturated or non-finite samples left out")
-    n_dq = sum(s.n_dq for s in sums)
     if n_dq:
         notes.append(f"{n_dq} samples flagged in GROUPDQ/PIXELDQ left out: a pixel with one among its first n "
                      "groups is not used at that n, nor in the row means")

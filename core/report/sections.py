@@ -410,5 +410,5 @@ def add_sections(b: Builder, results: Sequence[GroupResult], opts: AnalysisOptio
     if any(r.readnoise is not None or any(e.startswith("readnoise") for e in r.errors) for r in results):
         _readnoise_section(b, results)
     for name in _sections_of(results, opts):
-        {"onef": _onef_section, "refpix": _refpix_section, "noisebudget": _noisebudget_section}.get(name, lambda bb, rr, n=name: _generic_section(bb, n, rr))(
-            b, results)
+        layouts = {"onef": _onef_section, "refpix": _refpix_section, "noisebudget": _noisebudget_section}
+        layouts.get(name, lambda bb, rr, n=name: _generic_section(bb, n, rr))(b, results)
