@@ -5,11 +5,12 @@
 The inputs (full frame, white 5 DN per read and kTC 22 DN; ``--onef`` adds correlated 1/f 4 DN and
 per-output 1/f 1.5 DN, which makes the simulation itself need several GB) are made once and kept in
 ``--data``.  Each case runs in a fresh subprocess so that its peak RSS is its own: ``baseline``
-imports the section and reads one file's header; ``analyze`` runs the whole section.  Printed: the
-data size, the stripe budget, the peak RSS of both, the increment the analysis adds and its ratio to
-the data size (it must stay a small fraction: the data are read in row stripes of
-``STRIPE_BUDGET_BYTES`` per pair, the slopes for every n reduced into histograms stripe by stripe),
-wall and CPU time.  The machine is shared: times are indicative only.
+imports the section and reads one file's header; ``analyze`` runs the whole section; then 2 against
+8 small (SUBGRISM64) files of as many groups, whose peaks must be the same (each pair is folded into
+running totals and dropped).  Printed: the data size, the stripe budget, the peak RSS of both, the
+increment the analysis adds and its ratio to the data size (it must stay a small fraction: the data
+are read in row stripes of ``STRIPE_BUDGET_BYTES`` per pair, the slopes for every n reduced into
+histograms stripe by stripe), wall and CPU time.  The machine is shared: times are indicative only.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_INCREMENT_FRACTION = 0.25  # the analysis may add at most this fraction of the data size in RSS
 
 
-def make_inputs(data: Path, nfiles: int, ngroups: int, onef: bool) -> list[Path]:
+def make_inputs(data: Path, nfiles: int, ngroups: int, onef: bool, subarray: str = "FULL") -> list[Path]:
     from core.io.simulate import NoiseSpec, simulate_exposure
 
     data.mkdir(parents=True, exist_ok=True)
     spec = NoiseSpec(white_read=5.0, ktc=22.0, **({"corr_1f": 4.0, "unc_1f": 1.5} if onef else {}))
     out = []
     for i in range(nfiles):
-        p = data / f"nb_g{ngroups}{'_onef' if onef else ''}_{i:02d}_nrca1_uncal.fits"
+        p = data / f"nb_{subarray.lower()}_g{ngroups}{'_onef' if onef else ''}_{i:02d}_nrca1_uncal.fits"
         if not p.exists():
             t = time.time()
-            simulate_exposure(p, "NRCA1", ngroups=ngroups, nints=1, spec=spec, seed=40 + i)
+            simulate_exposure(p, "NRCA1", ngroups=ngroups, nints=1, subarray=subarray, spec=spec, seed=40 + i)
             print(f"  made {p.name} in {time.time() - t:.0f} s", flush=True)
         out.append(p)
     return out
@@ -96,7 +97,16 @@ def main(argv=None) -> int:
     print(f"amp 0, n=2: measured {full['measured_n2']:.3f} DN/s, predicted {full['predicted_n2']:.3f} DN/s")
     ok = inc < MAX_INCREMENT_FRACTION * data_mb
     print("memory bounded by stripes:", "yes" if ok else "NO")
-    return 0 if ok else 1
+    # the number of files: 2 against 8 SUBGRISM64 files of the same groups (4 pairs folded one by one)
+    small = make_inputs(args.data, 8, args.groups, args.onef, "SUBGRISM64")
+    p2, p8 = run_case("analyze", small[:2]), run_case("analyze", small)
+    grow = p8["peak_rss_mb"] - p2["peak_rss_mb"]
+    print(f"SUBGRISM64 x {args.groups} groups: peak RSS 2 files {p2['peak_rss_mb']:.0f} MB, 8 files "
+          f"{p8['peak_rss_mb']:.0f} MB (+{grow:.0f} MB for 3 more pairs; wall {p2['wall_s']:.1f} s / "
+          f"{p8['wall_s']:.1f} s)")
+    ok_files = grow < 0.1 * max(p2["peak_rss_mb"] - base["peak_rss_mb"], 10.0) + 5.0
+    print("memory independent of the number of files:", "yes" if ok_files else "NO")
+    return 0 if ok and ok_files else 1
 
 
 if __name__ == "__main__":
