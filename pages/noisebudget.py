@@ -30,10 +30,8 @@ st.write(f"{len(result.files)} file(s), {result.n_integrations} integration(s), 
 st.subheader("Slope noise against the number of groups")
 st.altair_chart(effective_chart(result), width="stretch")
 st.caption(CHART_HELP["noisebudget_effective"])
-ratio = ratio_chart(result)
-if ratio is not None:
-    st.altair_chart(ratio, width="stretch")
-    st.caption(CHART_HELP["noisebudget_ratio"])
+st.altair_chart(ratio_chart(result), width="stretch")
+st.caption(CHART_HELP["noisebudget_ratio"])
 tables = result.tables()
 st.dataframe(tables["noisebudget_effective"], hide_index=True, width="stretch", height=260)
 

@@ -50,23 +50,32 @@ def effective_chart(result, width: int = 300, height: int = 220, columns: int = 
                        columns=columns).properties(title=title)
 
 
-def ratio_chart(result, width: int = 520, height: int = 200):
-    """Measured / predicted slope noise against n, one line per amp (None without a measured curve)."""
+def ratio_chart(result, width: int = 300, height: int = 170, columns: int = 2):
+    """Ratios against n per amp: measured / predicted (1 when the components explain the slope noise),
+    and measured and predicted over the white-only curve (the excess the correlations add)."""
     import altair as alt
 
-    if not result.measured_available:
-        return None
-    rows = [{"amp": amp_label(a), "n": int(n), "ratio": float(q)} for a in result.amps
-            for n, q in zip(a["n"], a["ratio"]) if np.isfinite(q)]
-    df = pd.DataFrame(rows)
-    line = alt.Chart(df).mark_line(point=True).encode(
+    rows = []
+    for a in result.amps:
+        for n, m, p, w in zip(a["n"], a["measured"], a["predicted"], a["white_only"]):
+            for series, q in (("measured / predicted", m / p), ("measured / white only", m / w),
+                              ("predicted / white only", p / w)):
+                if np.isfinite(q):
+                    rows.append({"amp": amp_label(a), "amp_index": a["amp"], "n": int(n), "series": series,
+                                 "ratio": float(q)})
+    df = pd.DataFrame(rows, columns=["amp", "amp_index", "n", "series", "ratio"])
+    line = alt.Chart().mark_line(point=True).encode(
         x=alt.X("n:Q", scale=alt.Scale(type="log"), title="Number of groups n"),
-        y=alt.Y("ratio:Q", title="Measured / predicted", scale=alt.Scale(zero=False)),
-        color=alt.Color("amp:N", title="Amplifier"),
-        tooltip=[alt.Tooltip("amp:N"), alt.Tooltip("n:Q"), alt.Tooltip("ratio:Q", format=".3f")])
-    one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 3], color="gray").encode(y="y:Q")
-    return alt.layer(line, one).properties(width=width, height=height,
-                                           title=f"{result.detector}: measured / predicted slope noise")
+        y=alt.Y("ratio:Q", title="Ratio", scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title="Ratio"),
+        tooltip=[alt.Tooltip("amp:N"), alt.Tooltip("series:N"), alt.Tooltip("n:Q"),
+                 alt.Tooltip("ratio:Q", format=".3f")])
+    one = alt.Chart().mark_rule(strokeDash=[4, 3], color="gray").encode(y=alt.datum(1.0))
+    title = f"{result.detector}: measured / predicted and the excess over white noise"
+    if not result.measured_available:
+        title += " (one integration: predicted only)"
+    return alt.layer(line, one, data=df).properties(width=width, height=height).facet(
+        facet=alt.Facet("amp:N", title=None, sort=alt.SortField("amp_index")), columns=columns).properties(title=title)
 
 
 def spectra_frame(result) -> pd.DataFrame:

@@ -333,9 +333,7 @@ def _noisebudget_section(b: Builder, results: Sequence[GroupResult]) -> None:
         s.blocks.append(table_block(eff.drop(columns=["units"]), "Slope noise per amplifier and n (DN/s)",
                                     max_rows=100))
         b.chart(s, effective_chart(r), CHART_HELP["noisebudget_effective"])
-        ratio = ratio_chart(r)
-        if ratio is not None:
-            b.chart(s, ratio, CHART_HELP["noisebudget_ratio"])
+        b.chart(s, ratio_chart(r), CHART_HELP["noisebudget_ratio"])
         comp = r.components_table().drop(columns=["units"])
         s.blocks.append(table_block(comp, "Noise components, kTC and excess-variance parameters per amplifier "
                                           "(DN per group value; kTC DN; p0 DN, p1 DN²; 1/f amplitude DN²/Hz at 1 Hz)"))

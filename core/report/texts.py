@@ -108,7 +108,9 @@ CHART_HELP = {
                              "sigma over active pixels of pair-difference slopes / √2; predicted: the measured "
                              "covariance of group values through the same fit; white only: the same per-pixel "
                              "noise D without any correlation between groups.",
-    "noisebudget_ratio": "Measured / predicted slope noise: 1 when the measured components explain the slope noise.",
+    "noisebudget_ratio": "Measured / predicted slope noise (1 when the measured components explain the slope "
+                         "noise), and measured and predicted over the white-only curve: the excess the "
+                         "correlations between groups add.",
     "noisebudget_spectra": "One frequency axis: along the ramp (per-pixel series, frame means; up to 1/(2 TGROUP)) "
                            "and within the frame (row means in read order, up to half the row rate); dashed: "
                            "the power law fitted to the common mode over both ranges. The frame mean averages "
