@@ -41,9 +41,11 @@ def white(tmp_path_factory):
 @pytest.fixture(scope="module")
 def onef(tmp_path_factory):
     """White 5 DN per read, correlated 1/f 5 DN and per-output 1/f 1.5-3 DN (CDS), NRCA1 (x flip),
-    2 files of 1 integration x 80 groups: the pair is across files."""
+    SUBGRISM256 (256 rows: 1.35 s frames, so the 1/f varies from row to row within a frame), 2 files
+    of 1 integration x 60 groups: the pair is across files."""
     spec = NoiseSpec(white_read=5.0, corr_1f=5.0, unc_1f=[1.5, 2.0, 3.0, 2.5])
-    made = _set(tmp_path_factory, "nb_onef", "NRCA1", nfiles=2, ngroups=80, nints=1, seed=8, spec=spec)
+    made = _set(tmp_path_factory, "nb_onef", "NRCA1", nfiles=2, ngroups=60, nints=1, seed=8, spec=spec,
+                subarray="SUBGRISM256")
     return made, analyze_noisebudget([m.path for m in made])
 
 
@@ -81,33 +83,37 @@ def test_white_noise_frame_averaged_pattern(tmp_path_factory):
 
 def test_onef_prediction_matches_measurement(onef):
     """Correlated and per-output 1/f: predicted within 10 % of measured for every n up to NGROUPS.
-    The test could fail: the 1/f raises the measured noise well above the white-only 5 DN curve
-    (checked: > 15 % at NGROUPS), and a prediction from white alone would miss by that much."""
+    The test could fail: the correlations between groups lift the measured curve 17-21 % above the
+    white-only curve of the same per-pixel noise (checked: > 15 % at some n on every amp), so a
+    prediction that left them out would miss by more than the tolerance.  10 %: the measurement's own
+    error is that of a MAD over ~130,000 pixels per amp (0.3 %), but the 1/f part is shared by the
+    pixels of a row, so only ~250 rows per frame vary independently."""
     made, r = onef
-    assert r.n_pairs == 1 and r.counts[-1] == 80
+    assert r.n_pairs == 1 and r.counts[-1] == 60
     # the pair is across files: the simulator draws each file's bias map anew, so no kTC is given
     assert all(a["ktc_active"] is None or not math.isfinite(a["ktc_active"]) for a in r.amps)
     assert any("no kTC" in n for n in r.notes)
     for a in r.amps:
-        ratio = np.asarray(a["measured"]) / np.asarray(a["predicted"])
-        assert np.all(np.abs(ratio - 1) < 0.10), (a["output"], ratio)
-        white_only = white_slope_sigma(5.0, a["n"], r.tgroup)
-        assert a["measured"][-1] > 1.15 * white_only[-1]
+        measured, predicted = np.asarray(a["measured"]), np.asarray(a["predicted"])
+        assert np.all(np.abs(measured / predicted - 1) < 0.10), (a["output"], measured / predicted)
+        assert np.max(measured / np.asarray(a["white_only"])) > 1.15
 
 
 def test_onef_spectra_and_fit(onef):
     """Along-ramp spectra span 1/(NGROUPS TGROUP) .. 1/(2 TGROUP), the within-frame one reaches half the
-    row rate; the per-pixel along-ramp spectrum sits above its white floor at the lowest frequencies
-    (1/f); the common-mode power law has a positive slope (injected alpha = 1; the frame averaging
+    row rate; the per-pixel along-ramp spectrum sits 20 % above its white floor at the lowest
+    frequencies (1/f; white only it is within ~1 % of it: a mean over ~500,000 pixel periodograms)
+    and above its own level at 1/(2 TGROUP); the common-mode power law has a positive slope (injected alpha = 1; the frame averaging
     and the median removal flatten it, so only 0.3 < alpha < 1.5 is asked)."""
     _, r = onef
     t_row = r.layout.row_clocks * 10e-6
     for a in r.amps:
         sp = a["spectra"]
-        assert sp["freq_ramp"][0] == pytest.approx(1 / (80 * r.tgroup))
+        assert sp["freq_ramp"][0] == pytest.approx(1 / (60 * r.tgroup))
         assert sp["freq_ramp"][-1] == pytest.approx(1 / (2 * r.tgroup))
         assert sp["freq_rows"][-1] == pytest.approx(1 / (2 * t_row), rel=0.02)
-        assert np.mean(sp["psd_pixel"][:3]) > 1.5 * sp["floor_pixel"][0]
+        assert np.mean(sp["psd_pixel"][:3]) > 1.2 * sp["floor_pixel"][0]
+        assert np.mean(sp["psd_pixel"][:3]) > np.mean(sp["psd_pixel"][-3:])
         assert 0.3 < sp["fit"]["alpha"] < 1.5
     t = r.tables()["noisebudget_spectra"]
     assert set(t["series"]) == {"pixel along ramp", "frame mean along ramp", "row means within frame"}
