@@ -82,27 +82,34 @@ class RobustHist:
             s = np.array([robust_std(r) for r in buf]) if buf.shape[1] else np.full(self.nk, np.nan)
         else:
             n = self.counts.sum(axis=1)
-            s = np.array([_hist_sigma(self.counts[k], self.lo[k], self.width[k]) for k in range(self.nk)])
+            s = _hist_sigma(self.counts, self.lo, self.width)
         return np.where(n >= MIN_PIXELS, s, np.nan), n
 
 
-def _hist_sigma(counts: np.ndarray, lo: float, width: float) -> float:
-    """Robust sigma from one histogram (piecewise-linear cumulative distribution)."""
-    total = counts.sum()
-    if total == 0:
-        return np.nan
-    edges = lo + width * np.arange(counts.size + 1)
-    cum = np.concatenate([[0.0], np.cumsum(counts, dtype=np.float64)])
+def _hist_sigma(counts: np.ndarray, lo: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Robust sigma of every row of ``counts`` (nk, nbins) from its piecewise-linear cumulative
+    distribution (bins ``lo + width * i``): the median, then the half-width m with F(med + m) -
+    F(med - m) = total / 2 by bisection, all channels at once.  NaN for an empty channel."""
+    nk, nb = counts.shape
+    total = counts.sum(axis=1).astype(np.float64)
+    cum = np.concatenate([np.zeros((nk, 1)), np.cumsum(counts, axis=1, dtype=np.float64)], axis=1)
     half = total / 2.0
-    i = int(np.searchsorted(cum, half))  # the median lies in bin i - 1
-    i = min(max(i, 1), counts.size)
-    med = float(edges[i - 1] + width * (half - cum[i - 1]) / max(counts[i - 1], 1))
-    a, b = 0.0, float(edges[-1] - edges[0])
-    for _ in range(60):  # bisection on F(med + m) - F(med - m) = total / 2
-        m = 0.5 * (a + b)
-        inside = np.interp(med + m, edges, cum) - np.interp(med - m, edges, cum)
-        a, b = (m, b) if inside < total / 2.0 else (a, m)
-    return float(MAD_TO_SIGMA * 0.5 * (a + b))
+    rows = np.arange(nk)
+    i = np.clip((cum < half[:, None]).sum(axis=1), 1, nb)  # the median lies in bin i - 1
+    med = lo + width * (i - 1 + (half - cum[rows, i - 1]) / np.maximum(counts[rows, i - 1], 1))
+
+    def cdf(x):
+        u = np.clip((x - lo) / width, 0.0, nb)
+        b = np.minimum(np.floor(u).astype(np.int64), nb - 1)
+        return cum[rows, b] + (u - b) * counts[rows, b]
+
+    a, z = np.zeros(nk), width * nb
+    for _ in range(60):
+        m = 0.5 * (a + z)
+        inside = cdf(med + m) - cdf(med - m)
+        below = inside < half
+        a, z = np.where(below, m, a), np.where(below, z, m)
+    return np.where(total > 0, MAD_TO_SIGMA * 0.5 * (a + z), np.nan)
 
 
 __all__ = ["RobustHist"]
