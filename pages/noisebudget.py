@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from core.noisebudget import NoiseBudgetParams
-from core.pipeline.registry import NOISEBUDGET
+from core.onef import OneFParams
+from core.pipeline.noisespectra import within_frame_per_read
+from core.pipeline.registry import NOISEBUDGET, ONEF
 from core.render.noisebudget import effective_chart, ktc_frame, ratio_chart, spectra_chart
 from core.report.texts import CHART_HELP, HOW_COMPUTED
 from pages import _ui as ui
@@ -40,8 +42,10 @@ st.dataframe(tables["noisebudget_components"], hide_index=True, width="stretch")
 st.dataframe(ktc_frame(result), hide_index=True, width="stretch")
 
 st.subheader("Spectra along the ramp and within the frame")
-st.altair_chart(spectra_chart(result), width="stretch")
-st.caption(CHART_HELP["noisebudget_spectra"])
+onef = ui.peek_cached(ONEF, group.paths, OneFParams())
+st.altair_chart(spectra_chart(result, within_frame_per_read(onef) if onef is not None else None), width="stretch")
+st.caption(CHART_HELP["noisebudget_spectra"] + ("" if onef is not None else
+           " Compute the 1/f page (default settings) to add its within-frame spectra up to 50 kHz."))
 
 ui.how_computed(HOW_COMPUTED["noisebudget"])
 

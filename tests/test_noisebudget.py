@@ -199,7 +199,8 @@ def test_bad_inputs(tmp_path):
 
 def test_pipeline_summary_tables_and_report(white, tmp_path):
     """Through the registry: summary.json block ``noisebudget.effective_noise`` / ``ktc``, the CSV tables,
-    and a report section with its how-computed note, tables and 3 charts (slope noise, ratio, spectra)."""
+    and a report section with its how-computed note, tables and 3 charts (slope noise, ratio, spectra);
+    with the 1/f section computed too, its within-frame spectra (per read: CDS / 2) join the chart."""
     from core.io.inventory import group_by_detector, inventory
     from core.pipeline.run import AnalysisOptions, analyze_group, write_group_products
     from core.report import build_report
@@ -207,7 +208,7 @@ def test_pipeline_summary_tables_and_report(white, tmp_path):
     made, _ = white
     groups, rejected = group_by_detector(inventory([m.path for m in made]))
     assert not rejected and len(groups) == 1
-    opts = AnalysisOptions(sections=("noisebudget",))
+    opts = AnalysisOptions(sections=("onef", "noisebudget"))
     res = analyze_group(groups[0], opts)
     assert not res.errors, res.errors
     block = json.loads(json.dumps(json_safe(write_group_products(res, tmp_path)), allow_nan=False))
@@ -219,6 +220,8 @@ def test_pipeline_summary_tables_and_report(white, tmp_path):
     assert "Noise budget" in rep.section_titles
     assert "<h2>Noise budget</h2>" in rep.html and "Slope noise per amplifier and n (DN/s)" in rep.html
     titles = [c["title"] for c in rep.charts]
+    spectra = next(c for c in rep.charts if "spectra along the ramp" in c["title"])
+    assert "within frame, pixel clock (1/f section, CDS / 2)" in json.dumps(spectra["spec"])
     assert sum("slope noise" in t for t in titles) == 1 and sum("spectra along the ramp" in t for t in titles) == 1
     assert sum("measured / predicted" in t for t in titles) == 1
 
@@ -305,3 +308,20 @@ def test_streaming_robust_sigma():
     s, n = h.sigma()
     assert list(n) == [500, 500] and s[0] == pytest.approx(robust_std(v[:500]), rel=1e-12)
     assert s[1] == pytest.approx(2 * s[0], rel=1e-12)
+
+
+def test_within_frame_per_read_conversion():
+    """The 1/f section's CDS spectra are halved to one read and keyed by detector output; a result
+    without spectra gives nothing (never a wrong curve)."""
+    from types import SimpleNamespace
+
+    from core.pipeline.noisespectra import within_frame_per_read
+
+    r = SimpleNamespace(freq=np.array([1.0, 2.0]), psd=np.array([[4.0, 2.0], [8.0, 6.0]]),
+                        amps=[{"output": 3}, {"output": 2}])
+    got = within_frame_per_read(r)
+    assert set(got) == {2, 3}
+    np.testing.assert_allclose(got[3][1], [2.0, 1.0])
+    np.testing.assert_allclose(got[2][1], [4.0, 3.0])
+    assert within_frame_per_read(SimpleNamespace()) == {}
+    assert within_frame_per_read(SimpleNamespace(freq=np.ones(3), psd=np.ones((2, 2)), amps=[{"output": 0}] * 2)) == {}

@@ -10,7 +10,9 @@ import pandas as pd
 FREQ_TITLE = "Frequency (Hz)"
 PSD_TITLE = "PSD (DN²/Hz, one-sided, per read)"
 SERIES_ORDER = ["measured", "predicted", "white only (√D)"]
-SPECTRUM_ORDER = ["pixel along ramp", "frame mean along ramp", "row means within frame", "1/f fit (common mode)"]
+ONEF_SERIES = "within frame, pixel clock (1/f section, CDS / 2)"
+SPECTRUM_ORDER = ["pixel along ramp", "frame mean along ramp", "row means within frame", ONEF_SERIES,
+                  "1/f fit (common mode)"]
 
 
 def amp_label(a: dict) -> str:
@@ -78,7 +80,9 @@ def ratio_chart(result, width: int = 300, height: int = 170, columns: int = 2):
         facet=alt.Facet("amp:N", title=None, sort=alt.SortField("amp_index")), columns=columns).properties(title=title)
 
 
-def spectra_frame(result) -> pd.DataFrame:
+def spectra_frame(result, within: dict | None = None) -> pd.DataFrame:
+    """Long table of the spectra drawn; ``within``: output -> (freq, PSD per read) of the 1/f
+    section's within-frame spectra (:func:`core.pipeline.noisespectra.within_frame_per_read`)."""
     parts = []
     for a in result.amps:
         sp, lab = a["spectra"], amp_label(a)
@@ -89,6 +93,9 @@ def spectra_frame(result) -> pd.DataFrame:
             if f.size:
                 parts.append(pd.DataFrame({"freq": f, "psd": np.asarray(sp[pk], np.float64), "series": series,
                                            "amp": lab, "amp_index": a["amp"]}))
+        if within and int(a["output"]) in within:
+            f, p = within[int(a["output"])]
+            parts.append(pd.DataFrame({"freq": f, "psd": p, "series": ONEF_SERIES, "amp": lab, "amp_index": a["amp"]}))
         fit = sp["fit"]
         if fit.get("alpha") is not None:
             f = np.geomspace(fit["fmin"], fit["fmax"], 40)
@@ -98,12 +105,14 @@ def spectra_frame(result) -> pd.DataFrame:
     return df[np.isfinite(df["psd"]) & (df["psd"] > 0) & (df["freq"] > 0)]
 
 
-def spectra_chart(result, width: int = 320, height: int = 220, columns: int = 2):
+def spectra_chart(result, within: dict | None = None, width: int = 320, height: int = 220, columns: int = 2):
     """Along-ramp (per-pixel and frame-mean) and within-frame (row-mean) spectra of each output on one
-    log frequency axis, with the power law fitted to the common mode over both ranges (dashed)."""
+    log frequency axis, with the power law fitted to the common mode over both ranges (dashed), and
+    the 1/f section's within-frame spectra up to the pixel-clock Nyquist frequency when ``within``
+    is given."""
     import altair as alt
 
-    df = spectra_frame(result)
+    df = spectra_frame(result, within)
     chart = alt.Chart(df).mark_line(strokeWidth=1.4).encode(
         x=alt.X("freq:Q", scale=alt.Scale(type="log"), title=FREQ_TITLE),
         y=alt.Y("psd:Q", scale=alt.Scale(type="log"), title=PSD_TITLE),

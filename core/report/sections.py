@@ -321,11 +321,12 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
 
 
 def _noisebudget_section(b: Builder, results: Sequence[GroupResult]) -> None:
+    from core.pipeline.noisespectra import within_frame_per_read
     from core.render.noisebudget import effective_chart, ktc_frame, ratio_chart, spectra_chart
 
     s = b.section("noisebudget")
     s.blocks.append(Block("how", text=HOW_COMPUTED["noisebudget"]))
-    for _res, r in _each_result(s, results, "noisebudget"):
+    for res, r in _each_result(s, results, "noisebudget"):
         s.blocks.append(Block("p", text=(
             f"{len(r.files)} file(s), {r.n_integrations} integration(s), {r.n_pairs} pair(s); {r.ngroups} groups, "
             f"NFRAMES {r.nframes}, GROUPGAP {r.groupgap}, TGROUP {r.tgroup:.4g} s. Slope noise in DN/s.")))
@@ -338,7 +339,9 @@ def _noisebudget_section(b: Builder, results: Sequence[GroupResult]) -> None:
         s.blocks.append(table_block(comp, "Noise components, kTC and excess-variance parameters per amplifier "
                                           "(DN per group value; kTC DN; p0 DN, p1 DN²; 1/f amplitude DN²/Hz at 1 Hz)"))
         s.blocks.append(table_block(ktc_frame(r), "kTC per amplifier (DN)"))
-        b.chart(s, spectra_chart(r), CHART_HELP["noisebudget_spectra"])
+        onef = res.sections.get("onef")
+        b.chart(s, spectra_chart(r, within_frame_per_read(onef) if onef is not None else None),
+                CHART_HELP["noisebudget_spectra"])
 
 
 def _reflow(doc: str) -> str:

@@ -114,7 +114,9 @@ CHART_HELP = {
     "noisebudget_spectra": "One frequency axis: along the ramp (per-pixel series, frame means; up to 1/(2 TGROUP)) "
                            "and within the frame (row means in read order, up to half the row rate); dashed: "
                            "the power law fitted to the common mode over both ranges. The frame mean averages "
-                           "over the group's frames, so it falls below the row-mean level near 1/(2 TGROUP).",
+                           "over the group's frames, so it falls below the row-mean level near 1/(2 TGROUP). "
+                           "Where the 1/f section was computed, its per-output within-frame spectra (CDS "
+                           "frames, halved to one read) continue to the pixel-clock Nyquist frequency.",
     "pixels": "Robust z-score of each reference pixel's temporal noise (common mode removed) within "
               "its amp and kind (row/column, even/odd), on the cube root of the variance; pixels "
               "above the red line are flagged unstable.",
