@@ -41,7 +41,10 @@ Along-ramp and within-frame spectra (DN^2/Hz, one-sided, per group value)
     From 1/(NGROUPS TGROUP) to 1/(2 TGROUP): the mean periodogram of every active pixel's series
     along the ramp (its mean removed; a straight line with a single integration) and of the amp's
     per-frame mean.  Within the frame, from about 1/TFRAME to half the row rate: the periodogram of
-    the per-row means about the frame mean, rows in read order, one row per ``row_clocks x 10 us``.
+    the per-row means about the frame mean, rows in read order, one row per ``row_clocks x 10 us``,
+    each row's mean over the groups removed first (a row's share of the kTC and, across exposures,
+    of the bias pattern; x G / (G - 1) for the white part this takes away; C_row is formed the
+    same way, which no slope or CDS weight sees).
     White floors: ``2 TGROUP D`` (pixels), ``2 TGROUP D / N`` (frame mean of N pixels),
     ``2 t_row D / N_row`` (row means).  A power law ``A f^-alpha`` is fitted in log-log to the common
     mode above its floor over both ranges (frame means and row means, log-binned).  The frame mean

@@ -83,7 +83,8 @@ def _spectra(t: AmpTotals, C_r, D, layout: Layout, tgroup: float) -> dict:
     L = t.row_len
     f_rows = np.arange(L // 2 + 1) / (L * t_row)
     out["freq_rows"] = f_rows[1:]
-    out["psd_rows"] = one_sided_psd(t.row_abs2, t.nrow_series, L, t_row)[1:]
+    # G / (G - 1): the variance each row's mean over the G groups took away (white in time)
+    out["psd_rows"] = one_sided_psd(t.row_abs2, t.nrow_series, L, t_row)[1:] * (G / max(G - 1, 1))
     out["floor_rows"] = np.full(L // 2, 2 * t_row * max(D, 0.0) * t.inv_n)
     f_all = np.concatenate([out["freq_ramp"], out["freq_rows"]])
     p_all = np.concatenate([out["psd_frame"], out["psd_rows"]])

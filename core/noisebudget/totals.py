@@ -97,6 +97,10 @@ class AmpTotals:
         M, w = s.rowmean[:, keep], s.rowcount[keep].astype(np.float64)
         fm = np.nansum(M * w, axis=1) / w.sum()  # the frame mean of the amp's complete pixels
         R = np.where(np.isfinite(M), M - fm[:, None], 0.0)
+        # Each row's mean over the groups removed: what stays constant through the ramp (a row's
+        # share of the kTC or, across exposures, of the bias pattern) is no noise of the slope (slope
+        # and CDS weights sum to zero, so they do not change), and it would swamp the row spectrum.
+        R -= R.mean(axis=0, keepdims=True)
         self.C += R @ R.T
         self.nrows += R.shape[1]
         self.inv_sum += float(np.sum(1.0 / w))

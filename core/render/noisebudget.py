@@ -123,7 +123,7 @@ def spectra_chart(result, within: dict | None = None, width: int = 320, height: 
     ).properties(width=width, height=height)
     return chart.facet(facet=alt.Facet("amp:N", title=None, sort=alt.SortField("amp_index")),
                        columns=columns).properties(
-        title=f"{result.detector}: spectra along the ramp (< 1/(2 TGROUP)) and within the frame (row means)")
+        title=f"{result.detector}: spectra along the ramp (< 1/(2 TGROUP)) and within the frame, per read")
 
 
 def ktc_frame(result) -> pd.DataFrame:
