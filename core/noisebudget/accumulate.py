@@ -152,7 +152,7 @@ class StripePass:
                 r = np.concatenate(ref, axis=1).astype(np.float64)
                 s.cds_ref.add(r[1:] - r[:-1])
                 if out.temporal:
-                    s.icpt_ref.add(self.u @ np.where(np.isfinite(r), r, np.nan))
+                    s.icpt_ref.add(self.u @ r)  # NaN for a pixel with a flagged sample: left out
 
     def _active(self, xa: np.ndarray, act_rows: np.ndarray, s: AmpSums, temporal: bool) -> None:
         """The active pixels (G, rows, cols) of one amp in one stripe."""

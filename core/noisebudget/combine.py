@@ -43,7 +43,7 @@ def amp_numbers(t: AmpTotals, amp, layout: Layout, counts: list[int], tgroup: fl
         ratio=meas / pred, excess=excess_parameters(counts, meas, pred, tgroup, nframes), cov=cov,
     )
     out.update(_ktc(t, C_r, inv_n, D, v_cds_ref, cds_common))
-    out["spectra"] = _spectra(t, C_r, D, layout, tgroup)
+    out["spectra"] = _spectra(t, D, layout, tgroup)
     return out
 
 
@@ -66,7 +66,7 @@ def _ktc(t: AmpTotals, C_r, inv_n, D, v_cds_ref, cds_common) -> dict:
     return res
 
 
-def _spectra(t: AmpTotals, C_r, D, layout: Layout, tgroup: float) -> dict:
+def _spectra(t: AmpTotals, D, layout: Layout, tgroup: float) -> dict:
     """Along-ramp (per-pixel and frame-mean) and within-frame (row-mean) spectra of one amp, their
     white floors and the power-law fit of the common mode over both ranges."""
     G = t.G
