@@ -58,6 +58,9 @@ def add_analysis_options(p: argparse.ArgumentParser, files_nargs: str = "+") -> 
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT|local-cluster|local",
                    help="native engine only: compute on a Dask cluster (default: $DARKS_DASK_SCHEDULER when set, "
                         "else local)")
+    p.add_argument("--groupdq-flags", metavar="FLAG,FLAG|none",
+                   help="GROUPDQ flags whose samples every section leaves out in DQ-carrying (RampModel) files "
+                        "(default DO_NOT_USE,SATURATED,JUMP_DET; PIXELDQ DO_NOT_USE pixels are always left out)")
     p.add_argument("--reference", help="a READNOISE reference FITS to compare with")
     p.add_argument("--store", help="result store folder (default: $DARKS_RESULTS_DIR or ./results)")
     p.add_argument("--no-store", action="store_true", help="always recompute; store nothing")
@@ -74,6 +77,10 @@ def _analysis_options(a, base=None):
 
     base = base or AnalysisOptions()
     given = {field: getattr(a, attr) for attr, field in _READNOISE_ARGS.items() if getattr(a, attr) is not None}
+    if getattr(a, "groupdq_flags", None) is not None:
+        from core.io.ramps import parse_groupdq_flags
+
+        base = base.with_groupdq_mask(parse_groupdq_flags(a.groupdq_flags))
     params = replace(base.readnoise, **given).validate()
     return replace(base, readnoise=params, reference=Path(a.reference) if a.reference else base.reference,
                    merge_folders=base.merge_folders if a.merge_folders is None else a.merge_folders)

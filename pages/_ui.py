@@ -17,6 +17,7 @@ import streamlit as st
 
 from core.errors import InputError, ParameterError
 from core.io.inventory import DATA_ROOT_ENV, DetectorGroup, data_root, group_by_detector, inspect_file
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUPDQ_FLAGS, groupdq_names, parse_groupdq_flags
 from core.pipeline.registry import SectionSpec
 from core.pipeline.store import ResultStore, file_ids
 from core.readnoise import ReadnoiseParams
@@ -89,6 +90,18 @@ def group_picker(groups: list[DetectorGroup], key: str = "group") -> DetectorGro
 
 
 # -- parameters -----------------------------------------------------------------------------------
+def groupdq_mask_sidebar() -> int:
+    """The GROUPDQ flags every section leaves out (one setting for all pages; part of each result's
+    parameters, hence of its store key)."""
+    names = st.sidebar.multiselect(
+        "GROUPDQ flags left out", list(GROUPDQ_FLAGS), default=groupdq_names(DEFAULT_GROUPDQ_MASK).split("|"),
+        key="dq_flags",
+        help="Pipeline-processed ramps (RampModel: *_linearitystep.fits, *_ramp.fits, ...) carry GROUPDQ flags per "
+             "sample: samples with any of these flags are left out of every section. Pixels flagged DO_NOT_USE in "
+             "PIXELDQ are always left out (reference pixels excepted). Raw *_uncal.fits have no DQ: no effect.")
+    return parse_groupdq_flags(names)
+
+
 def readnoise_params_sidebar() -> ReadnoiseParams:
     sb = st.sidebar
     sb.subheader("Readnoise parameters")
@@ -118,7 +131,7 @@ def readnoise_params_sidebar() -> ReadnoiseParams:
             help="tcp://HOST:PORT of a running dask scheduler whose workers see the same files; empty = this machine.",
         ).strip() or None
     return ReadnoiseParams(method, diff, float(sigma), int(iters), int(width), bool(single), int(nproc), engine, mode,
-                           scheduler)
+                           scheduler, groupdq_mask_sidebar())
 
 
 ENGINE_CHOICES = {  # the first is the default
@@ -260,9 +273,69 @@ def result_or_button(spec: SectionSpec, group, params, what: str, key: str):
     return result
 
 
+def run_jobs(jobs) -> list[str]:
+    """Run section jobs (:class:`core.pipeline.batch.Job`) detector groups two at a time, with one
+    progress bar counting them ("k of n") and naming the running steps; results go to the on-disk
+    store and this process's cache like :func:`cached_run`'s.  Returns the failed jobs' lines."""
+    from core.pipeline.batch import run_batch
+
+    bar = st.progress(0.0, text=f"0 of {len(jobs)} done")
+    disk, failed = ResultStore(), []
+
+    def progress(p):
+        bar.progress(p.done / max(1, p.total), text=p.text())
+
+    def on_done(job, result, error):
+        if error is not None:
+            failed.append(f"{job.label}: {error}")
+            return
+        ids = file_ids(job.paths)
+        try:
+            disk.put(job.spec.store_key, ids, job.params, result, label=job.label)
+        except OSError as e:
+            st.warning(f"{job.label}: not stored on disk ({e}); it stays in memory for this session.")
+        _remember((job.spec.store_key, ids, job.params), result)
+
+    run_batch(jobs, progress=progress, on_done=on_done)
+    return failed
+
+
+NOISE_CONVENTION = "noise_convention"  # session key: CDS or per read, for every page
+
+
+def noise_convention_sidebar() -> str:
+    """CDS or per read (CDS/√2) for every noise figure of the page (one convention per view)."""
+    from core.units import CONVENTIONS
+
+    return st.sidebar.radio(
+        "Noise figures", list(CONVENTIONS), key=NOISE_CONVENTION, horizontal=True,
+        help="CDS: the noise of a difference of two groups (jwst_reffiles' readnoise maps, the 1/f split). "
+             "Per read: CDS / √2, the noise of one group (white noise). Every figure and title of the page follows.")
+
+
+def chart(c) -> None:
+    """An altair chart in the app's one style (:func:`core.render.style.styled`), page-wide."""
+    from core.render.style import styled
+
+    st.altair_chart(styled(c), width="stretch")
+
+
 def how_computed(text: str):
     with st.expander("How this is computed"):
         st.markdown(text)
+
+
+def fmt_value(value, unit: str, digits: int = 2, upper_limit: float | None = None) -> str:
+    """A noise figure for text: '3.21 DN per read'; 'not detected (< 0.5 DN per read)' for an
+    undetected component; 'n/a' when it could not be measured (never nan, None or a fake number)."""
+    import math
+
+    u = f" {unit}" if unit else ""
+    if upper_limit is not None and math.isfinite(upper_limit):
+        return f"not detected (< {upper_limit:.{digits}g}{u})"
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}{u}"
 
 
 def fmt_dn(value, digits: int = 2) -> str:

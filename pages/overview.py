@@ -1,5 +1,6 @@
 """Overview: every detector of the selection on one screen, against a baseline."""
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -9,19 +10,31 @@ import streamlit as st
 from core.errors import InputError
 from core.io.inventory import find_files, group_by_detector, list_subfolders
 from core.onef import OneFParams
-from core.pipeline.overview import METRICS, compare_with_baseline, overview_rows, reference_baseline_rows
+from core.pipeline.batch import Job
+from core.pipeline.overview import (
+    METRICS,
+    compare_with_baseline,
+    in_convention,
+    metric_title,
+    overview_rows,
+    reference_baseline_rows,
+)
 from core.pipeline.registry import ONEF, READNOISE, REFPIX
 from core.readnoise import load_reference_map
 from core.refpix import RefPixParams
 from core.render.overview import grid_chart, trend_chart
 from core.report.texts import HOW_COMPUTED
+from core.units import PER_READ, unit
 from pages import _ui as ui
 
 st.title("Overview")
-st.caption("All detectors of the selection, per amplifier, coloured by the deviation from a baseline. Readnoise in DN "
-           "(CDS); white and 1/f in DN rms in a CDS frame; instability in DN per read.")
-
 groups, _ = ui.selected_groups()
+convention = ui.noise_convention_sidebar()
+st.caption("All detectors of the selection, per amplifier, coloured by the deviation from a baseline. Every noise "
+           f"figure in **{unit(convention)}** ({'CDS / √2' if convention == PER_READ else 'a difference of two groups'}"
+           "; sidebar: *Noise figures*). n/d <x: the component is not detected, below x. Ref instability: against the "
+           "adjacent active pixels, ± its error (a change is flagged beyond the threshold and 3 errors); unstable ref "
+           "pixels: reference pixels flagged in any exposure.")
 params = ui.readnoise_params_sidebar()
 st.sidebar.subheader("Overview")
 with_onef = st.sidebar.checkbox("Include 1/f split", value=True, key="ov_onef")
@@ -36,8 +49,8 @@ if not groups:
 root = ui.root_or_stop()
 KINDS = {  # registry name -> (section, the parameters the overview uses)
     READNOISE.name: (READNOISE, params),
-    ONEF.name: (ONEF, OneFParams()),
-    REFPIX.name: (REFPIX, RefPixParams()),
+    ONEF.name: (ONEF, OneFParams(groupdq_mask=params.groupdq_mask)),
+    REFPIX.name: (REFPIX, RefPixParams(groupdq_mask=params.groupdq_mask)),
 }
 kinds = [READNOISE.name] + ([ONEF.name] if with_onef else []) + ([REFPIX.name] if with_refpix else [])
 
@@ -57,23 +70,23 @@ def group_rows(g, compute: bool, label: str | None = None):
 missing = [(g, k) for g in groups for k in kinds if ui.peek_cached(KINDS[k][0], g.paths, KINDS[k][1]) is None]
 running = bool(st.session_state.get("ov_running")) and bool(missing)
 if missing:
-    st.write(f"{len(missing)} computation(s) to run for {len(groups)} detector group(s): "
+    n_groups = len({g.key for g, _ in missing})
+    st.write(f"{len(missing)} computation(s) to run for {n_groups} detector group(s), two groups at a time: "
              + ", ".join(f"{k} of {g.key}" for g, k in missing[:8]) + ("…" if len(missing) > 8 else ""))
     st.button("Compute all", type="primary", key="ov_run", disabled=running,
               on_click=lambda: st.session_state.update(ov_running=True))
 if running:
-    overall = st.progress(0.0, text=f"0 of {len(missing)} done")
-    failed = []
-    for i, (g, kind) in enumerate(missing):
-        overall.progress(i / len(missing), text=f"{i + 1} of {len(missing)}: {kind} of {g.key}")
-        spec, kparams = KINDS[kind]
-        if ui.cached_run(spec, g.paths, kparams, f"{kind} of {g.key}") is None:
-            failed.append(f"{kind} of {g.key}")
-    overall.progress(1.0, text=f"{len(missing)} of {len(missing)} done")
+    jobs = [Job(KINDS[k][0], tuple(g.paths), KINDS[k][1], g.key) for g, k in missing]
+    t0 = time.perf_counter()
+    failed = ui.run_jobs(jobs)
     st.session_state["ov_running"] = False
+    st.session_state["ov_last_run"] = (f"{len(jobs) - len(failed)} of {len(jobs)} computations done in "
+                                       f"{time.perf_counter() - t0:.0f} s (detector groups two at a time).")
     if not failed:
-        st.rerun()  # redraw without the button and the finished progress boxes
-    st.error(f"{len(failed)} of {len(missing)} computation(s) failed (messages above): {', '.join(failed)}")
+        st.rerun()  # redraw without the button and the finished progress bar
+    st.error(f"{len(failed)} of {len(missing)} computation(s) failed:\n\n" + "\n\n".join(failed))
+if not missing and st.session_state.get("ov_last_run"):
+    st.success(st.session_state.pop("ov_last_run"))
 current = pd.concat([group_rows(g, False)[0] for g in groups], ignore_index=True)
 if current.empty:
     st.stop()
@@ -121,28 +134,37 @@ if mode != "nothing":
     except InputError as e:
         st.error(str(e))
 
-table = compare_with_baseline(current, baseline, threshold)
+table = in_convention(compare_with_baseline(current, baseline, threshold), convention)
 st.subheader("Detector x amplifier grid")
-st.caption("Readnoise: " + ("the unbiased estimate" if params.mode == "unbiased" else
-                            "jwst_reffiles' compatible estimator, biased low by about x0.91 at 10 samples per pixel "
-                            "(choose 'native, unbiased' in the sidebar for the unbiased one)")
-           + f" ({params.engine} engine, {params.method}, {params.group_diff_type} differences).")
-st.altair_chart(grid_chart(table, threshold, color_range), width="stretch")
+rn_results = {g.key: r for g in groups if (r := ui.peek_cached(READNOISE, g.paths, params)) is not None}
+by_samples: dict = {}  # (samples per pixel, bias factor) -> detector groups
+for k, r in rn_results.items():
+    by_samples.setdefault((r.samples_per_pixel, r.bias_factor), []).append(k)
+st.caption("Readnoise leads with the **unbiased** estimate (clipped std divided by its expected bias); beside it "
+           "jwst_reffiles' (compatible) estimator, biased low by "
+           + "; ".join(f"x{b:.3f} at {n} samples per pixel" + (f" ({', '.join(ks)})" if len(by_samples) > 1 else "")
+                       for (n, b), ks in by_samples.items())
+           + f" ({params.engine} engine, {params.method}, {params.group_diff_type} differences). Reference readnoise "
+           "files are compared with the compatible estimator, which made them.")
+ui.chart(grid_chart(table, threshold, color_range, convention))
 flagged = table[table["flagged"]]
 if baseline is None:
     st.caption("No baseline chosen: cells are not coloured.")
 elif flagged.empty:
     st.success(f"No amplifier deviates by more than {threshold:g} % from the baseline.")
 else:
-    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} %:")
-    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "baseline", "deviation_pct"]],
+    st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} % (and, where they have an error, by more "
+             "than 3 errors):")
+    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "error", "baseline", "baseline_error",
+                          "deviation_pct", "change_sigma"]]
+                 .assign(metric=lambda t: [metric_title(m, convention) for m in t["metric"]]),
                  hide_index=True, width="stretch")
 
 if baseline is not None and "start_mjd" in baseline:
-    both = pd.concat([baseline, current], ignore_index=True)
+    both = in_convention(pd.concat([baseline, current], ignore_index=True), convention)
     metric = st.selectbox("Trend of", [m for m in METRICS if m in set(both["metric"])],
-                          format_func=lambda m: METRICS[m][0], key="ov_trend_metric")
-    st.altair_chart(trend_chart(both, metric), width="stretch")
+                          format_func=lambda m: metric_title(m, convention), key="ov_trend_metric")
+    ui.chart(trend_chart(both, metric, convention))
 
 st.subheader("Open a detector")
 c1, c2 = st.columns([2, 1])

@@ -21,15 +21,20 @@ from core.readnoise import (
 from core.render import histogram_chart, map_png
 from core.report.texts import HOW_COMPUTED
 from core.rest2014 import Rest2014Params
+from core.units import CDS, PER_READ, factor
+from core.units import unit as noise_unit
 from pages import _ui as ui
 
 st.title("Readnoise")
-st.caption("Per-pixel temporal noise of group differences (CDS): jwst_reffiles' estimator, computed by the native "
-           "engine (the same samples clipped, one pass over the data) or by jwst_reffiles `make_readnoise` itself "
-           "(sidebar). Units: **DN, CDS** (noise of one group difference); per-read noise = CDS / √2.")
-
 groups, _ = ui.selected_groups()
 group = ui.group_picker(groups)
+convention = ui.noise_convention_sidebar()
+conv = factor(CDS, convention)  # the maps are CDS noise; shown in the chosen convention
+st.caption("Per-pixel temporal noise of group differences (CDS): jwst_reffiles' estimator, computed by the native "
+           "engine (the same samples clipped, one pass over the data) or by jwst_reffiles `make_readnoise` itself "
+           f"(sidebar). Shown **{noise_unit(convention)}**"
+           + (" (CDS / √2, the noise of one group)" if convention == PER_READ else " (the noise of a group difference)")
+           + "; the CRDS file is always CDS, as jwst_reffiles writes it.")
 params = ui.readnoise_params_sidebar()
 if group is None:
     st.stop()
@@ -44,25 +49,31 @@ result = ui.result_or_button(READNOISE, group, params, "readnoise", "rn_run")
 
 layout = result.layout
 gain, unit = ui.units_sidebar(layout)
-# What is shown: DN, or electrons with the user's gain (the CRDS file below stays in DN).
-shown = result.cds_noise_map if unit == "DN" else (result.cds_noise_map * gain).astype(np.float32)
-amps = result.amp_table if unit == "DN" else amp_statistics(shown, layout)
+# What is shown: DN, or electrons with the user's gain (the CRDS file below stays in DN, CDS).
+in_unit = result.cds_noise_map if unit == "DN" else (result.cds_noise_map * gain).astype(np.float32)  # CDS
+shown = in_unit if conv == 1.0 else (in_unit * conv).astype(np.float32)
+amps = amp_statistics(shown, layout) if (unit != "DN" or conv != 1.0) else result.amp_table
 active = ~layout.reference_mask()
 overall = float(np.nanmedian(shown[active]))
+g_scale = conv * (float(np.nanmedian(gain)) if unit != "DN" else 1.0)
+unbiased, compatible = (result.overall[c] * g_scale for c in ("unbiased", "compatible"))
+vunit = f"{unit}, CDS" if convention == CDS else f"{unit} per read"
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Median CDS noise (active)", f"{overall:.2f} {unit}")
-m2.metric("Per-read noise (CDS/√2)", f"{overall / np.sqrt(2):.2f} {unit}")
-m3.metric("Files", len(result.files))
-m4.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
-n1, n2, n3, _ = st.columns(4)
-n1.metric("Samples per pixel", result.samples_per_pixel or "n/a",
+m1.metric(f"Readnoise, unbiased [{vunit}]", ui.fmt_value(unbiased, ""),
+          help="Median over the active pixels, with the clipped std's low bias divided out "
+               "(the figure to plan with).")
+m2.metric(f"jwst_reffiles estimator [{vunit}]", ui.fmt_value(compatible, ""),
+          help=f"The compatible (clipped ddof=0 std) estimator: x{result.bias_factor:.3f} of the unbiased one at "
+               f"{result.samples_per_pixel} samples per pixel (Monte Carlo with the same clipping).")
+m3.metric("Samples per pixel", result.samples_per_pixel or "n/a",
           help="CDS differences per pixel: all files' (stack) or one file's (ramp, the fewest)")
-n2.metric("Estimator", params.mode, help="compatible: jwst_reffiles' clipped ddof=0 std (biased low); unbiased: "
-          "that std divided by its expected bias for the samples per pixel")
-if params.mode != "unbiased" and np.isfinite(result.bias_factor):
-    n3.metric("Unbiased estimate (median ÷ bias)", f"{overall / result.bias_factor:.2f} {unit}",
-              help=f"The compatible estimator's per-amp medians are x{result.bias_factor:.3f} of the true CDS noise at "
-                   f"{result.samples_per_pixel} samples per pixel (Monte Carlo with the same clipping).")
+m4.metric("Bias factor (compatible ÷ unbiased)", f"{result.bias_factor:.3f}" if np.isfinite(result.bias_factor)
+          else "n/a")
+n1, n2, n3, _ = st.columns(4)
+n1.metric("Map estimator", params.mode, help="The map below: compatible = jwst_reffiles' clipped ddof=0 std (biased "
+          "low); unbiased = that std divided by its expected bias for the samples per pixel")
+n2.metric("Files", len(result.files))
+n3.metric("NaN pixels", int((~np.isfinite(result.cds_noise_map)).sum()))
 for warning in result.warnings:
     st.error(warning)
 for note in result.notes:
@@ -73,7 +84,7 @@ st.caption(f"Engine: **{result.engine}**; method **{params.method}**, **{params.
            "biased low (≈0.92 of the true noise with 10 samples per pixel, 0.97 with 50)"
            + ("; the unbiased mode divides that bias out." if params.mode == "unbiased" else "."))
 
-st.markdown(f"**Per amplifier** (active pixels, science orientation; {unit}, CDS"
+st.markdown(f"**Per amplifier** (the map's {params.mode} estimator; active pixels, science orientation; {vunit}"
             + (", converted with the chosen gain)" if unit != "DN" else ")"))
 show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_mean": "clipped mean",
                             "median": "median", "clipped_std": "clipped std",
@@ -84,12 +95,12 @@ st.caption("amp = science column quadrant; output = detector readout channel 0-3
            "robust std = 1.4826 × MAD.")
 
 left, right = st.columns([1, 1.25])
-png = map_png(shown, layout, f"{result.detector} readnoise ({result.engine})", f"CDS noise [{unit}]",
+png = map_png(shown, layout, f"{result.detector} readnoise ({result.engine})", f"readnoise [{vunit}]",
               subtitle=f"{len(result.files)} files, {params.method}/{params.group_diff_type}; log stretch")
 left.image(png, output_format="PNG", width="stretch")
 with right:
-    st.markdown("**Histograms per amplifier** (log count)")
-    st.altair_chart(histogram_chart(histograms({"data": shown}, layout), f"CDS noise [{unit}]"))
+    st.markdown(f"**Histograms per amplifier** (log count; {vunit})")
+    ui.chart(histogram_chart(histograms({"data": shown}, layout), f"readnoise [{vunit}]"))
 
 st.subheader("Noisy pixels")
 nsig = st.number_input("Threshold (robust σ above the amp median)", 1.0, 100.0, 5.0, 0.5, key="rn_noisy_sigma")
@@ -153,8 +164,8 @@ if baseline is not None:
     c2.image(map_png(diff, layout, "Readnoise difference", "difference [DN, CDS]", log=False, diverging=True),
              output_format="PNG", width="stretch")
     st.dataframe(table, hide_index=True, width="stretch")
-    st.altair_chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
-                                    "CDS noise [DN]"), width="stretch")
+    ui.chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
+                             "CDS noise [DN]"))
     st.download_button("Comparison table (CSV)", table.to_csv(index=False).encode(),
                        f"readnoise_comparison_{group.slug}.csv", "text/csv", key="rn_dl_cmp", on_click="ignore")
 
@@ -162,12 +173,14 @@ st.subheader("Spatial readnoise (Rest 2014 boxes) beside the temporal map")
 c1, c2 = st.columns(2)
 box = c1.number_input("Box size (pixels)", 8, 2048, 128, 8, key="rest_box")
 rest_refcorr = c2.checkbox("Reference-row correction first", key="rest_refcorr")
-rest_params = Rest2014Params(box=int(box), refpix_correct=rest_refcorr)
+rest_params = Rest2014Params(box=int(box), refpix_correct=rest_refcorr, groupdq_mask=params.groupdq_mask)
 rest = ui.peek_cached(REST2014, group.paths, rest_params)
 if rest is None and st.button("Compute box readnoise", key="rest_run"):
     rest = ui.cached_run(REST2014, group.paths, rest_params, f"Box readnoise of {group.key}")
 if rest is not None:
-    per_read = (shown / np.sqrt(2)).astype(np.float32)
+    for note in rest.notes:
+        st.info(note)
+    per_read = (in_unit / np.sqrt(2)).astype(np.float32)  # the box method measures per read: so is this view
     box_map = rest.box_map if unit == "DN" else (rest.box_map * gain).astype(np.float32)
     both = temporal_vs_spatial(per_read, rest, layout, gain, unit)
     l2, r2 = st.columns(2)

@@ -6,22 +6,25 @@ import streamlit as st
 from core.errors import ParameterError
 from core.pipeline.registry import REFPIX
 from core.refpix import RefPixParams
-from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart
+from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart, unstable_history_chart
 from core.report.texts import CHART_HELP, HOW_COMPUTED
 from pages import _ui as ui
 
 st.title("Reference pixels")
 st.caption("Reference vs active pixels per amplifier (science order, with detector output). Levels and drifts are "
-           "frame means in **DN per read**; instability is the rms over CDS frames of (active change − reference "
-           "change) / √2, **DN per read**.")
+           "frame means in **DN per read**. **Instability** (DN per read) compares each frame's reference pixels with "
+           "the active pixels read next to them, minus the same comparison between active neighbours: 0 when the "
+           "reference pixels are as stable as the active ones, whatever the 1/f. The **whole-frame residual** is the "
+           "former figure: what a whole-frame reference-row correction leaves, 1/f included.")
 
 groups, _ = ui.selected_groups()
 group = ui.group_picker(groups, key="refpix_group")
 st.sidebar.subheader("Reference-pixel parameters")
 flag = st.sidebar.number_input("Flag unstable pixels above (robust z)", 2.0, 50.0, 5.0, 0.5, key="refpix_flag")
+dq_mask = ui.groupdq_mask_sidebar()
 if group is None:
     st.stop()
-params = RefPixParams(flag_sigma=float(flag))
+params = RefPixParams(flag_sigma=float(flag), groupdq_mask=dq_mask)
 try:
     params.validate()
 except ParameterError as e:
@@ -33,34 +36,43 @@ result = ui.result_or_button(REFPIX, group, params, "reference-pixel stability",
 for note in result.notes:
     st.info(note)
 amps = pd.DataFrame(result.amp_stats)
-show = amps[["amp", "x0", "x1", "output", "ref_source", "ref_white_read", "active_white_read",
-             "ref_active_white_ratio", "instability", "instability_floor", "instability_excess",
-             "drift_correlation", "ref_offset", "unstable_pixels"]].rename(columns={
+show = amps[["amp", "output", "instability", "instability_err", "instability_source", "instability_floor",
+             "instability_1f", "instability_rows", "instability_rows_err", "instability_columns",
+             "instability_columns_err", "frame_residual", "frame_residual_floor", "frame_residual_1f_share",
+             "ref_white_read", "active_white_read", "ref_active_white_ratio", "drift_correlation", "ref_offset",
+             "unstable_pixels", "unstable_pixels_any_exposure", "unstable_pixels_persistent"]].rename(columns={
+    "instability": "instability (DN/read)", "instability_err": "± error", "instability_source": "from",
+    "instability_floor": "white floor (DN/read)", "instability_1f": "1/f between neighbours (DN/read)",
+    "instability_rows": "rows (DN/read)", "instability_rows_err": "rows ±", "instability_columns": "side cols (DN/read)",
+    "instability_columns_err": "side cols ±", "frame_residual": "whole-frame residual (DN/read)",
+    "frame_residual_floor": "its white floor", "frame_residual_1f_share": "its 1/f share",
     "ref_white_read": "ref white (DN/read)", "active_white_read": "active white (DN/read)",
-    "ref_active_white_ratio": "ref/active white", "instability": "instability (DN/read)",
-    "instability_floor": "floor from pixel noise", "instability_excess": "excess over floor",
-    "drift_correlation": "ref-active drift r", "ref_offset": "ref − active level (DN)"})
+    "ref_active_white_ratio": "ref/active white", "drift_correlation": "ref-active drift r",
+    "ref_offset": "ref − active level (DN)", "unstable_pixels": "unstable (pooled)",
+    "unstable_pixels_any_exposure": "unstable in any exposure", "unstable_pixels_persistent": "in every exposure"})
 st.subheader("Per amplifier")
 st.dataframe(show, hide_index=True, width="stretch")
-worst = amps.loc[amps["instability_excess"].fillna(0).idxmax()]
-st.caption(f"Largest excess instability: amp {int(worst['amp'])} (output {int(worst['output'])}), "
-           f"{ui.fmt_dn(worst['instability_excess'])} per read above the pixel-noise floor. Correlated and "
-           "per-output 1/f also raise it: reference rows sample 1/f only at the start and end of a frame.")
+st.caption(CHART_HELP["instability"])
 
 st.subheader("Reference vs active drifts")
-st.altair_chart(levels_chart(result), width="stretch")
+ui.chart(levels_chart(result))
 st.caption(CHART_HELP["levels"])
-st.altair_chart(drift_scatter(result), width="stretch")
+ui.chart(drift_scatter(result))
 st.caption(CHART_HELP["scatter"])
 
 st.subheader("Across exposures")
-st.altair_chart(trends_chart(result), width="stretch")
+ui.chart(trends_chart(result))
 st.caption(CHART_HELP["trends"])
 
-st.subheader(f"Unstable reference pixels ({len(result.unstable)})")
-st.altair_chart(pixel_noise_chart(result), width="stretch")
+st.subheader(f"Unstable reference pixels ({len(result.unstable)} pooled over exposures, "
+             f"{len(result.history)} in any exposure)")
+ui.chart(pixel_noise_chart(result))
 st.caption(CHART_HELP["pixels"])
 st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
+st.markdown("**Over time**: every reference pixel flagged in any exposure, in how many of them and which.")
+ui.chart(unstable_history_chart(result))
+st.caption(CHART_HELP["history"])
+st.dataframe(result.history, hide_index=True, width="stretch", height=240)
 
 ui.how_computed(HOW_COMPUTED["refpix"])
 

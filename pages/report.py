@@ -84,7 +84,12 @@ for col, state, make_label, status, build, label, name, mime in ON_DEMAND:
         with st.status(status):
             st.session_state[state] = build()
         st.rerun()
-c4.download_button("run.yaml", report.run_yaml.encode(), "run.yaml", "text/yaml", key="dl_run_yaml",
-                   on_click="ignore", help="python -m core report --config run.yaml --out DIR reproduces this run")
+for i, (name, text) in enumerate(report.run_yamls.items()):
+    c4.download_button(name, text.encode(), name, "text/yaml", key=f"dl_run_yaml_{i}", on_click="ignore",
+                       help=f"python -m core report --config {name} --out DIR reproduces "
+                            + ("this run" if len(report.run_yamls) == 1 else "the results of one parameter set"))
+if len(report.run_yamls) > 1:
+    st.caption(f"The results were computed with {len(report.run_yamls)} parameter sets (see the report's "
+               "Parameters section): one run.yaml each.")
 with st.expander("Preview"):
     st.iframe(report.html, height=900)

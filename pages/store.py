@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.io.inventory import data_root
+from core.io.ramps import groupdq_names
 from core.pipeline.store import ResultStore
 
 st.title("Stored results")
@@ -31,7 +32,8 @@ def _shown_folder(folder: str) -> str:
 def _params(p) -> str:
     if not isinstance(p, dict):
         return str(p)
-    return ", ".join(f"{k}={v}" for k, v in p.items() if k != "type")
+    return ", ".join(f"GROUPDQ left out={groupdq_names(int(v))}" if k == "groupdq_mask" else f"{k}={v}"
+                     for k, v in p.items() if k != "type")
 
 
 table = pd.DataFrame([{

@@ -17,7 +17,7 @@ CORE = ROOT / "core"
 
 # Layer of each module prefix (the longest prefix wins); a module may import its own layer or lower.
 LAYERS = {
-    "core": 0, "core.errors": 0, "core.stats": 0, "core.runtime": 0, "core.select": 0, "core.median": 0,
+    "core": 0, "core.errors": 0, "core.stats": 0, "core.units": 0, "core.runtime": 0, "core.select": 0, "core.median": 0,
     "core.io": 1,
     "core.readnoise": 2, "core.onef": 2, "core.refpix": 2, "core.rest2014": 2, "core.noisebudget": 2,
     "core.pipeline": 3,

@@ -88,7 +88,7 @@ def test_select_compute_and_download_fits(page, tmp_path):
     detector = next(d for d in ("NRCA1", "NRCB1") if d in picked)
 
     pg.get_by_role("button", name="Compute readnoise").click()
-    pg.get_by_text("Median CDS noise (active)").wait_for(timeout=COMPUTE_TIMEOUT)
+    pg.get_by_text("jwst_reffiles estimator [DN, CDS]").wait_for(timeout=COMPUTE_TIMEOUT)
     wait_idle(pg, COMPUTE_TIMEOUT)
     _no_exception(pg, "Readnoise after compute")
 
@@ -212,7 +212,7 @@ def test_main_flow_end_to_end(page, tmp_path, demo_like_root):
     _flow_page(pg, "Readnoise")
     detector = next(d for d in EXPECTED_OUTPUTS
                     if d in pg.locator(".st-key-group_picker").get_by_role("combobox").input_value())
-    _compute(pg, "Compute readnoise", pg.get_by_text("Median CDS noise (active)"), "Readnoise after compute")
+    _compute(pg, "Compute readnoise", pg.get_by_text("jwst_reffiles estimator [DN, CDS]"), "Readnoise after compute")
     fits = _download(pg, "Readnoise reference file (FITS)", tmp_path / "readnoise.fits")
     with ReadnoiseModel(str(fits)) as m:
         assert m.meta.reftype.upper() == "READNOISE"

@@ -30,7 +30,7 @@ def twin_root(tmp_path_factory):
 
 
 def _median_cds(pg) -> float:
-    metric = pg.locator('[data-testid="stMetric"]').filter(has_text="Median CDS noise (active)").first
+    metric = pg.locator('[data-testid="stMetric"]').filter(has_text="jwst_reffiles estimator [DN, CDS]").first
     return float(metric.locator('[data-testid="stMetricValue"]').inner_text().split()[0])
 
 
@@ -57,7 +57,7 @@ def test_same_names_in_two_folders_are_two_groups(twin_root):
         for folder in ("flight", "ground"):
             pick_option(pg, "group_picker", f"NRCA1_SUBGRISM256 · {folder}  (2 files, 6 groups)")
             pg.get_by_role("button", name="Compute readnoise").click()
-            pg.get_by_text("Median CDS noise (active)").wait_for(timeout=300_000)
+            pg.get_by_text("jwst_reffiles estimator [DN, CDS]").wait_for(timeout=300_000)
             wait_idle(pg, 300_000)
             assert pg.locator('[data-testid="stException"]').count() == 0
             medians[folder] = _median_cds(pg)

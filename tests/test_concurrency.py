@@ -73,7 +73,7 @@ def expected(demo_like_root):
         if key not in cache:
             res = make_readnoise_map(_files(demo_like_root, folder, det), params)
             active = ~res.layout.reference_mask()
-            cache[key] = (res.cds_noise_map, f"{float(np.nanmedian(res.cds_noise_map[active])):.2f} DN")
+            cache[key] = (res.cds_noise_map, f"{float(np.nanmedian(res.cds_noise_map[active])):.2f}")
         return cache[key]
 
     return get
@@ -142,7 +142,9 @@ def _open(ctx, url, n: int = 1) -> list:
 
 
 def _metric(pg, label: str) -> str:
-    m = pg.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    # by the exact label: has_text is a case-insensitive substring ("Files" is in "jwst_reffiles ...")
+    m = pg.locator('[data-testid="stMetric"]').filter(
+        has=pg.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)).first
     return m.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
@@ -157,7 +159,7 @@ def _check_page(pg, folder, det, settings, params, expected, where):
     picked = pg.locator(".st-key-group_picker").get_by_role("combobox").input_value()
     assert picked.startswith(f"{det}_SUBGRISM256"), (where, picked)
     assert _metric(pg, "Files") == "2", where
-    assert _metric(pg, "Median CDS noise (active)") == expected(folder, det, params)[1], where
+    assert _metric(pg, "jwst_reffiles estimator [DN, CDS]") == expected(folder, det, params)[1], where
     caption = pg.get_by_text("Engine: ").first.inner_text()
     engine = "native streaming engine, compatible" if params.engine == "native" else "jwst_reffiles"
     assert engine in caption and f"{params.group_diff_type} differences" in caption, (where, caption)
@@ -206,7 +208,7 @@ def test_five_sessions_compute_at_once(app_url, ctx, demo_like_root, store_dir, 
             pg.get_by_role("button", name="Compute readnoise").click()
         for pg in pages:
             left_ms = max(1_000, int((ALL_DONE_S - (time.time() - t0)) * 1000))
-            pg.get_by_text("Median CDS noise (active)").wait_for(timeout=left_ms)
+            pg.get_by_text("jwst_reffiles estimator [DN, CDS]").wait_for(timeout=left_ms)
             wait_idle(pg, left_ms)
         elapsed = time.time() - t0
         print(f"five concurrent computations done in {elapsed:.1f} s")
@@ -239,7 +241,7 @@ def test_tab_closed_mid_compute_leaves_no_broken_entry(app_url, ctx, demo_like_r
     pg.get_by_role("button", name="Compute readnoise").click()
     bar = pg.locator('[data-testid="stProgress"]').filter(has_text="jwst_reffiles make_readnoise")
     bar.first.wait_for(timeout=UI_TIMEOUT)  # the run is inside make_readnoise, its progress bar moving
-    assert pg.get_by_text("Median CDS noise (active)").count() == 0
+    assert pg.get_by_text("jwst_reffiles estimator [DN, CDS]").count() == 0
     pg.close()  # mid-compute
 
     _store_settles(store_dir)
@@ -253,10 +255,10 @@ def test_tab_closed_mid_compute_leaves_no_broken_entry(app_url, ctx, demo_like_r
         if button.count():  # else the abandoned run finished and stored it: the page shows it at once
             button.click()
         print("after the closed tab, the new session", "computed it" if button.count() else "loaded it from the store")
-        pg.get_by_text("Median CDS noise (active)").wait_for(timeout=ALL_DONE_S * 1000)
+        pg.get_by_text("jwst_reffiles estimator [DN, CDS]").wait_for(timeout=ALL_DONE_S * 1000)
         wait_idle(pg, ALL_DONE_S * 1000)
         _no_exception(pg, "the session after the abandoned one")
-        assert _metric(pg, "Median CDS noise (active)") == want[1]
+        assert _metric(pg, "jwst_reffiles estimator [DN, CDS]") == want[1]
         assert "slice width 5" in pg.get_by_text("Engine: ").first.inner_text()
     finally:
         pg.close()

@@ -290,7 +290,8 @@ def test_summary_contract(onef_data):
     for name, outputs in (("A1", [3, 2, 1, 0]), ("B1", [0, 1, 2, 3])):
         res = onef_data.result(name)
         s = res.summary()
-        assert set(s) == {"units", "correlated", "correlated_slope", "amps"}
+        assert set(s) == {"units", "correlated", "correlated_slope", "amps", "dq"}
+        assert s["dq"] is None  # raw ramps: no DQ arrays
         assert s["units"] == "DN rms in a CDS frame"
         assert len(s["amps"]) == 4
         for i, a in enumerate(s["amps"]):
@@ -355,6 +356,7 @@ def test_charts(onef_data):
         spec = json.dumps(fn(res).to_dict(), ensure_ascii=False)
         assert "Hz" in spec or "DN rms" in spec
     assert "DN²/Hz" in json.dumps(R.spectra_chart(res).to_dict(), ensure_ascii=False)
-    assert "DN rms in a CDS frame" in json.dumps(R.components_chart(res).to_dict(), ensure_ascii=False)
+    assert "DN rms, CDS" in json.dumps(R.components_chart(res).to_dict(), ensure_ascii=False)
+    assert "DN rms per read" in json.dumps(R.components_chart(res, convention="per read").to_dict(), ensure_ascii=False)
     png = R.banding_png(res)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

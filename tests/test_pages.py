@@ -59,8 +59,15 @@ def test_readnoise_page_computes_and_offers_downloads(app, demo_like_root):
     at.number_input(key="rn_sigma").set_value(4.0).run()  # parameters no other test has stored
     at.button(key="rn_run").click().run()
     assert not at.exception
-    labels = [m.label for m in at.metric]
-    assert "Median CDS noise (active)" in labels
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Readnoise, unbiased [DN, CDS]" in metrics and "jwst_reffiles estimator [DN, CDS]" in metrics
+    cds = float(metrics["Readnoise, unbiased [DN, CDS]"])
+    assert float(metrics["jwst_reffiles estimator [DN, CDS]"]) < cds  # the compatible estimator is biased low
+    at.radio(key="noise_convention").set_value("per read").run()  # one convention for the whole view
+    per_read = {m.label: m.value for m in at.metric}
+    # both shown to 2 decimals: the rounding of each (<= 0.005) bounds the difference
+    assert float(per_read["Readnoise, unbiased [DN per read]"]) == pytest.approx(cds / 2**0.5, abs=0.005 / 2**0.5 + 0.005)
+    at.radio(key="noise_convention").set_value("CDS").run()
     amp_table = at.dataframe[0].value
     assert list(amp_table["output"]) == [3, 2, 1, 0]
     assert "consecutive" in " ".join(c.value for c in at.caption)
@@ -98,7 +105,7 @@ def test_readnoise_reference_of_wrong_detector_is_a_message(app, demo_like_root,
 
 
 @pytest.mark.parametrize("page, button, metric_or_header, downloads", [
-    ("pages/onef.py", "onef_run", "Correlated 1/f (all outputs)", {"onef_components (CSV)", "onef_spectra (CSV)"}),
+    ("pages/onef.py", "onef_run", "Correlated 1/f [DN rms, CDS]", {"onef_components (CSV)", "onef_spectra (CSV)"}),
     ("pages/refpix.py", "refpix_run", "Per amplifier", {"refpix_amps (CSV)", "refpix_unstable_pixels (CSV)"}),
 ])
 def test_section_pages_compute_and_offer_downloads(app, demo_like_root, page, button, metric_or_header, downloads):
@@ -178,7 +185,7 @@ def test_readnoise_page_box_method_and_electrons(app, demo_like_root):
     import numpy as np
 
     assert np.allclose(at.dataframe[0].value["median"].to_numpy(), 2 * dn_median, rtol=1e-5)
-    assert "e-" in " ".join(m.value for m in at.metric)
+    assert "Readnoise, unbiased [e-, CDS]" in [m.label for m in at.metric]
 
 
 def test_report_page_builds_html_pdf_and_zip(app, demo_like_root):

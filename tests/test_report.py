@@ -307,3 +307,34 @@ def test_parameters_per_result_and_no_row_for_unrequested_sections(results, sim)
     assert any(bl.kind == "warn" and "different parameters" in bl.text for bl in params.blocks)
     assert "Readnoise (Rest et al. 2014)" not in rep.html and "not requested" not in rep.html
     assert "Errors" not in rep.section_titles
+
+
+def test_mixed_parameters_get_one_run_yaml_each(sim, results, tmp_path, monkeypatch):
+    """Two detector groups computed with different readnoise modes (and 1/f differences): the
+    Parameters section shows each group's own, and run-1.yaml / run-2.yaml each reproduce one
+    set with its own files."""
+    from dataclasses import replace
+
+    root, _ = sim
+    a, b = results
+    other_opts = replace(OPTS, readnoise=ReadnoiseParams(mode="unbiased"),
+                         section_params={"onef": OneFParams(diff_type="independent")})
+    b2 = analyze_group(b.group, other_opts)
+    assert not b2.errors
+    rep = build_report([a, b2], OPTS, data_root=root)
+    assert sorted(rep.run_yamls) == ["run-1.yaml", "run-2.yaml"]
+    monkeypatch.setenv("DARKS_DATA_ROOT", str(root))
+    loaded = {}
+    for name, text in rep.run_yamls.items():
+        cfg = tmp_path / name
+        cfg.write_text(text)
+        files, opts = load_run_config(cfg)
+        loaded[opts.readnoise.mode] = ({Path(f).name for f in files}, opts.section_params["onef"].diff_type)
+    assert loaded["compatible"] == ({f.name for f in a.group.files}, "consecutive")
+    assert loaded["unbiased"] == ({f.name for f in b.group.files}, "independent")
+    params_html = rep.html.split("<h2>Parameters</h2>")[1].split("<h2>")[0]
+    assert "unbiased" in params_html and "compatible" in params_html
+    assert "diff_type=independent" in params_html and "diff_type=consecutive" in params_html
+    with zipfile.ZipFile(io.BytesIO(rep.zip_bytes())) as z:
+        assert {"run-1.yaml", "run-2.yaml"} <= set(z.namelist()) and "run.yaml" not in z.namelist()
+    assert list(build_report(results, OPTS, data_root=root).run_yamls) == ["run.yaml"]  # one set: one file

@@ -282,7 +282,7 @@ def test_onef_raises_box_noise_by_within_box_onef(data, res_white, res_onef):
 # ---------------------------------------------------------------------------------------------
 def test_summary_keys_and_order(res_white):
     s = res_white.summary()
-    assert list(s) == ["units", "box", "amps"]
+    assert list(s) == ["units", "box", "amps", "dq", "notes"]
     assert s["units"] == "DN per read" and s["box"] == 128
     assert [list(a) for a in s["amps"]] == [["x0", "x1", "output", "median", "error"]] * 4
     assert [(a["x0"], a["x1"]) for a in s["amps"]] == [(0, 512), (512, 1024), (1024, 1536), (1536, 2048)]

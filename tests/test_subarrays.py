@@ -84,5 +84,5 @@ def test_pages_show_a_one_output_window(tmp_path, monkeypatch):
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not at.error, (page, [e.value for e in at.error])
         if page == "pages/onef.py":
-            assert dict((m.label, m.value) for m in at.metric)["Correlated 1/f (all outputs)"] == "needs 4 outputs"
+            assert dict((m.label, m.value) for m in at.metric)["Correlated 1/f [DN rms, CDS]"] == "needs 4 outputs"
             assert any("read by one output" in i.value for i in at.info)

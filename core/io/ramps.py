@@ -27,6 +27,7 @@ import numba
 import numpy as np
 from astropy.io import fits
 
+from core.errors import ParameterError
 from core.io.geometry import Layout
 
 SATURATED_DN = 65535
@@ -40,9 +41,57 @@ GROUPDQ_FLAGS = {"DO_NOT_USE": 1, "SATURATED": 2, "JUMP_DET": 4, "DROPOUT": 8, "
                  "AD_FLOOR": 64, "CHARGELOSS": 128}
 
 
+def parse_groupdq_flags(names) -> int:
+    """GROUPDQ bit mask from flag names ('DO_NOT_USE,SATURATED,JUMP_DET', a list of names, or
+    'none'); a :class:`ParameterError` names an unknown flag and lists the known ones."""
+    if isinstance(names, str):
+        names = [n for n in names.replace("|", ",").split(",") if n.strip()]
+    mask = 0
+    for n in names:
+        key = str(n).strip().upper()
+        if key == "NONE":
+            continue
+        if key not in GROUPDQ_FLAGS:
+            raise ParameterError(f"unknown GROUPDQ flag {n!r}; the flags are {', '.join(GROUPDQ_FLAGS)} (or 'none')")
+        mask |= GROUPDQ_FLAGS[key]
+    return mask
+
+
+def check_groupdq_mask(mask) -> int:
+    """The one validator of a GROUPDQ mask setting (every section's ``Params.validate`` calls it)."""
+    known = sum(GROUPDQ_FLAGS.values())
+    if isinstance(mask, bool) or not isinstance(mask, (int, np.integer)) or mask < 0 or int(mask) & ~known:
+        raise ParameterError(f"groupdq_mask must be a combination of the GROUPDQ bits {groupdq_names(known)} "
+                             f"(an integer in 0..{known}), not {mask!r}")
+    return int(mask)
+
+
 def groupdq_names(mask: int) -> str:
     """'DO_NOT_USE|SATURATED|JUMP_DET' for a GROUPDQ bit mask ('none' for 0)."""
     return "|".join(n for n, b in GROUPDQ_FLAGS.items() if mask & b) or "none"
+
+
+def dq_use(masked_columns, layout: Layout, groupdq_mask: int, has_dq: bool) -> dict | None:
+    """What every section reports of its DQ use: None where no file carries DQ arrays, else
+    ``{"used": True, "groupdq_mask", "groupdq_flags", "masked_samples_per_amp"}`` with the samples
+    left out (:attr:`Ramp.dq_masked_columns`, summed over files) counted per amp of ``layout``."""
+    if not has_dq:
+        return None
+    cols = np.asarray(masked_columns if masked_columns is not None else np.zeros(layout.nx), np.int64)
+    per_amp = [int(cols[a.x0:a.x1].sum()) for a in layout.amps()]
+    return {"used": True, "groupdq_mask": int(groupdq_mask), "groupdq_flags": groupdq_names(groupdq_mask),
+            "masked_samples_per_amp": per_amp}
+
+
+def dq_note(dq: dict | None) -> str | None:
+    """The sentence the pages and the report show for :func:`dq_use`'s summary (None without DQ)."""
+    if not dq or not dq.get("used"):
+        return None
+    per_amp = dq.get("masked_samples_per_amp")
+    counts = ("; per amp: " + ", ".join(map(str, per_amp))) if per_amp is not None else " (not counted)"
+    total = sum(per_amp) if per_amp is not None else "some"
+    return (f"{total} samples left out by their DQ flags (GROUPDQ {dq['groupdq_flags']}; PIXELDQ DO_NOT_USE "
+            f"outside the reference pixels){counts}.")
 
 
 @dataclass(frozen=True)
@@ -93,6 +142,7 @@ class Ramp:
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # astropy's one file handle: reads from threads must not interleave
         self.dq_masked_columns = np.zeros(self.shape[3], np.int64)  # samples left out by DQ, per column
+        self._dq_counted = np.zeros(self.shape[:3], bool)  # (int, group, row) already counted
         self._fd = self._data_offset = None
         if direct:
             try:
@@ -194,8 +244,15 @@ class Ramp:
         leave_out &= np.isfinite(data)  # already NaN: counted as saturated or non-finite
         if leave_out.any():
             data[leave_out] = np.nan
+            # A section may read the same samples twice (1/f: pixel means, then CDS frames): each
+            # (integration, group, row) is counted once, so the counts are of samples, not of reads.
+            ii = np.arange(*ints.indices(self.shape[0]))[:, None, None]
+            gg = np.arange(*groups.indices(self.shape[1]))[None, :, None]
+            yy = np.arange(y0, y1)[None, None, :]
             with self._lock:
-                self.dq_masked_columns += leave_out.sum(axis=(0, 1, 2))
+                new = ~self._dq_counted[ii, gg, yy]
+                self._dq_counted[ii, gg, yy] = True
+                self.dq_masked_columns += (leave_out & new[..., None]).sum(axis=(0, 1, 2))
 
     def _read_direct(self, ints: range, groups: range, y0: int, y1: int) -> tuple[np.ndarray, int]:
         """The raw bytes of each (integration, group) block of rows, read with ``os.preadv`` into

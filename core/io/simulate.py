@@ -84,6 +84,10 @@ class NoiseSpec:
     ref_instability: float | list[float] = 0.0  # DN rms per read, offset per frame on refpix only
     unstable_ref_pixels: int = 0  # number of individually unstable reference pixels
     unstable_factor: float = 8.0  # their extra noise, in units of their white noise
+    # Reference pixels made unstable in this exposure at given places, [(y, x), ...] in science
+    # array coordinates (besides the ``unstable_ref_pixels`` drawn at random): the same pixels can
+    # be unstable in some exposures of a set and stable in others.  Not a reference pixel: an error.
+    unstable_ref_at: tuple = ()
     ktc: float = 22.0  # DN, reset noise per pixel per integration
     bias: float = 12000.0  # DN
     dark_current: float = 0.0  # DN/s
@@ -163,9 +167,16 @@ def _white_map(layout: Layout, spec: NoiseSpec, refmask: np.ndarray, rng) -> tup
 
 
 def _unstable_refs(spec: NoiseSpec, sigma: np.ndarray, refmask: np.ndarray, rng):
-    """Flat indices of the individually unstable reference pixels and their extra noise map."""
+    """Flat indices of the individually unstable reference pixels (drawn ones and
+    ``spec.unstable_ref_at``) and their extra noise map."""
     ref_idx = np.flatnonzero(refmask.ravel())
     unstable = np.sort(rng.choice(ref_idx, min(spec.unstable_ref_pixels, ref_idx.size), replace=False))
+    if len(spec.unstable_ref_at):
+        at = np.asarray(spec.unstable_ref_at, np.int64).reshape(-1, 2)
+        ny, nx = refmask.shape
+        if ((at < 0) | (at >= [ny, nx])).any() or not refmask[at[:, 0], at[:, 1]].all():
+            raise ValueError(f"unstable_ref_at: every (y, x) must be a reference pixel of the {ny}x{nx} frame")
+        unstable = np.union1d(unstable, at[:, 0] * nx + at[:, 1])
     extra = np.zeros(sigma.size, np.float32)
     extra[unstable] = spec.unstable_factor * sigma.ravel()[unstable]
     return unstable, extra.reshape(sigma.shape)
@@ -246,6 +257,7 @@ class _Readout:
         for a in layout.amps():
             self.out_of_col[a.x0:a.x1] = a.output
         self.inst = np.array(_per_output(spec.ref_instability, 4))
+        self.inst_offsets = []  # per integration: (frames, 4) DN offsets of the reference pixels
         self.bias = _bias_map(layout, spec, rng)
         self.active_idx = np.flatnonzero(~self.refmask.ravel())
         self.defects: Defects = draw_defects(spec, self.active_idx, nints, ngroups, nframes, groupgap, seed)
@@ -266,6 +278,9 @@ class _Readout:
         if np.any(self.inst > 0):
             # One offset per output and frame, seen only by that output's reference pixels.
             z = rng.standard_normal(4).astype(np.float32)
+            if i == 0:
+                self.inst_offsets.append([])
+            self.inst_offsets[-1].append(self.inst * z)
             oc = self.out_of_col
             frame += np.where(self.refmask, (self.inst[oc] * z[oc])[None, :], 0.0).astype(np.float32)
         if self.unstable.size:
@@ -316,9 +331,29 @@ class _Readout:
             rows.append(np.column_stack([np.full(flat.size, it), np.full(flat.size, g), flat]))
 
 
+def _realized_instability(r: _Readout) -> list[float | None]:
+    """Per detector output: rms (DN per group) of the injected reference offsets, group-averaged,
+    about a straight line over the groups of each integration (G - 2 dof per integration): what
+    an estimator that removes each pixel's ramp can see of the injected instability in these
+    very frames (the spec's value is its expectation).  None with fewer than 3 groups."""
+    if r.ngroups < 3:
+        return [None] * 4
+    if not r.inst_offsets:
+        return [0.0] * 4
+    ss = np.zeros(4)
+    for offs in r.inst_offsets:
+        o = np.asarray(offs, np.float64)
+        g = np.stack([o[list(r.defects.group_frames(k))].mean(axis=0) for k in range(r.ngroups)])
+        t = np.arange(r.ngroups) - (r.ngroups - 1) / 2
+        res = g - g.mean(axis=0) - np.outer(t, (t[:, None] * (g - g.mean(axis=0))).sum(axis=0) / (t**2).sum())
+        ss += (res**2).sum(axis=0)
+    return [float(v) for v in np.sqrt(ss / (len(r.inst_offsets) * (r.ngroups - 2)))]
+
+
 def _amp_truth(r: _Readout) -> list[dict]:
     active, refmask, sigma = ~r.refmask, r.refmask, r.sigma
     gfac = np.sqrt(2.0 / r.nframes)
+    realized = _realized_instability(r)
     out = []
     for a in r.layout.amps():
         sl = (slice(None), slice(a.x0, a.x1))
@@ -338,6 +373,7 @@ def _amp_truth(r: _Readout) -> list[dict]:
             "uncorrelated_1f_cds": r.onef.mean("cds", a.output),
             "uncorrelated_1f_cds_raw": r.onef.mean("raw", a.output),
             "ref_instability_read": float(r.inst[a.output]),
+            "ref_instability_realized": realized[a.output],
             "white_group_cds_median": float(gfac * med),
             "white_group_cds_mean": float(gfac * np.mean(s_act)),
             "white_group_cds_rms": float(gfac * np.sqrt(np.mean(s_act ** 2))),

@@ -6,20 +6,14 @@ the two cores (:func:`by_output_halves`, :func:`accumulate_power_halves`, :func:
 from __future__ import annotations
 
 import math
+import time
 from itertools import combinations
 
 import numpy as np
 
 from core.io.geometry import Layout
-from core.onef.kernel import (
-    accumulate_power,
-    center_and_clip,
-    neighbour_diff_sumsq,
-    row_corrected,
-    row_medians,
-    savgol_split_sums,
-    side_sums,
-)
+from core.onef.framepass import centre_stats, clip_and_correct
+from core.onef.kernel import accumulate_power, row_medians, savgol_split_sums
 from core.onef.params import CLIP_SIGMA, FFT_WORKERS, MAX_BANDING_FRAMES, SAVGOL_ORDER, SAVGOL_WINDOW, SIDE_SMOOTH_ROWS
 from core.runtime import pool
 
@@ -90,6 +84,21 @@ class Accumulator:
         # into these every frame (no 16 MB allocation and join per frame).
         self._x = np.empty((self.nout, layout.ny, layout.channel_width), np.float32)
         self._xa = np.empty_like(self._x)
+        self._valid = np.empty(self._x.shape, bool)  # the frame's valid samples (written by the passes)
+        self.timings: dict | None = None  # {pass: [wall s, CPU s]} when timed (core.onef.analysis.timed_onef)
+
+    def lap(self, name: str, t0: float) -> float:
+        """When timing: add the wall time since ``t0`` (a :func:`time.perf_counter` value) and the
+        process's CPU time since the last lap to pass ``name`` (``timings[name] = [wall s, CPU s]``).
+        Returns the time now."""
+        t = time.perf_counter()
+        if self.timings is not None:
+            c = time.process_time()
+            w = self.timings.setdefault(name, [0.0, 0.0])
+            w[0] += t - t0
+            w[1] += c - self.timings.get("_cpu", c)
+            self.timings["_cpu"] = c
+        return t
 
     # -- spectra -----------------------------------------------------------------------------
     def _fft(self, x: np.ndarray) -> np.ndarray:
@@ -109,21 +118,36 @@ class Accumulator:
         return self._plan()
 
     def add(self, d_sci: np.ndarray, weight: float, label: dict) -> None:
-        """One CDS frame (science orientation, per-pixel median already removed)."""
+        """One CDS frame (science orientation, per-pixel mean already removed).
+
+        Two fused compiled passes over the frame's read-order samples (:mod:`.framepass`: centre
+        statistics and side sums; clip, row sums, neighbour differences and the side-corrected
+        series), the transforms and power sums of both series, the time-domain split and the
+        banding row medians."""
         lay = self.layout
+        t = time.perf_counter()
         chans = lay.channel_images(d_sci)  # (nout, ny, w) read order, a copy
-        finite = np.isfinite(chans)
-        valid = finite & self.active
-        # Per output: centre on the median, clip beyond CLIP_SIGMA robust sigma (compiled, one pass).
-        x = self._x
-        _, nclipped, nvalid, sumsq, rowsum, nrow = by_output_halves(
-            lambda c, v, out: center_and_clip(c, v, CLIP_SIGMA, out)[1:], chans, valid, x, split=3)
+        valid = self._valid
+        med, sig, snum, scnt = by_output_halves(centre_stats, chans, self.active, self.side, valid, split=4)
+        t = self.lap("centre: read-order copy, exact medians, robust sigma, side sums", t)
+        corr, side_rows = self._side_offsets(snum, scnt)
+        do_after = corr is not None
+        if corr is None:
+            corr = np.zeros(lay.ny, np.float32)
+        x, xa = self._x, self._xa
+        (nclipped, nvalid, sumsq, rowsum, nrow, ss_side, n_side, ss_act, n_act, sumsq_after,
+         rowsum_after) = by_output_halves(
+            lambda c, v, s, m, g, xo, xao: clip_and_correct(c, v, s, m, g, xo, xao, corr, CLIP_SIGMA, do_after),
+            chans, valid, self.side, med, sig, x, xa, split=7)
+        t = self.lap("clip, row sums, neighbour differences, side-corrected series", t)
         self.nclipped += int(nclipped)
         self.nsamples += int(nvalid.sum())
 
         X = self._fft(x)
+        t = self.lap("FFT", t)
         accumulate_power_halves(X, float(weight), self.auto, self.cross, self.pair_a, self.pair_b)
         del X
+        t = self.lap("power and cross sums", t)
         for j, (a, b) in enumerate(self.pairs):
             self.n_cross[j] += np.count_nonzero(valid[a] & valid[b])
         self.n_auto += nvalid
@@ -136,52 +160,62 @@ class Accumulator:
         self.rowavg_sumsq += weight * (rowavg ** 2).sum(axis=1)
         self.rowavg_n += rows_ok.sum(axis=1)
         self.rowavg_inv_npix += (1.0 / np.maximum(nrow, 1) * rows_ok).sum(axis=1)
+        t = self.lap("counts and row averages", t)
 
-        if self.has_side:
-            self._side_correction(chans, finite, valid, weight)
+        if do_after:
+            num, cnt, has = side_rows
+            rowref = np.where(has, num / np.maximum(cnt, 1), 0.0)
+            self.sideavg_sumsq += weight * float((rowref[has] ** 2).sum())
+            self.sideavg_n += int(has.sum())
+            self.sideavg_inv_npix += float((1.0 / cnt[has]).sum())
+            # White noise of the side reference pixels: half the variance of differences of neighbours
+            # (10 us apart) is white + the 1/f power near Nyquist; the latter is measured the same way
+            # on active pixels (whose white level the spectrum gives) and subtracted in :mod:`.finish`.
+            self.side_diff_sumsq += weight * ss_side
+            self.side_diff_n += n_side
+            self.act_diff_sumsq += weight * ss_act
+            self.act_diff_n += n_act
+            X = self._fft(xa)
+            t = self.lap("FFT", t)
+            accumulate_power_halves(X, float(weight), self.auto_after, self._cross_scratch, self.pair_a[:0],
+                                    self.pair_b[:0])
+            del X
+            t = self.lap("power and cross sums", t)
+            self.sumsq_after += weight * sumsq_after
+            rowavg = np.where(nrow > 0, rowsum_after / np.maximum(nrow, 1), 0.0)
+            self.rowavg_sumsq_after += weight * (rowavg ** 2).sum(axis=1)
+            t = self.lap("counts and row averages", t)
 
         self._time_domain(x, valid, weight)
+        t = self.lap("Savitzky-Golay split", t)
 
         if (self.nframes - 1) % self.band_stride == 0:
             self.band_cols.append(row_medians_halves(chans, valid))
             self.band_frames.append(label)
+        self.lap("banding row medians", t)
 
-    def _side_correction(self, chans, finite, valid, weight) -> None:
-        """Side-reference-column row correction: spectra and row averages after it."""
+    def _side_offsets(self, snum: np.ndarray, scnt: np.ndarray):
+        """The side-reference row correction of one frame from the per-output row sums and counts of
+        its finite side samples: (corr (ny,) float32 DN, (num, cnt, has) per read-order row), or
+        (None, None) without side reference samples (then no "after" sums for this frame).  ``corr``
+        is the running mean over :data:`SIDE_SMOOTH_ROWS` rows (rows without side pixels carry no
+        weight)."""
         from scipy.ndimage import uniform_filter1d
 
-        side = finite & self.side
-        num, cnt = side_sums(chans, side)  # per read-order row
+        if not self.has_side:
+            return None, None
+        num = np.zeros(snum.shape[1])
+        cnt = np.zeros(snum.shape[1])
+        for k in range(snum.shape[0]):  # outputs in order, as one pass over them would add
+            num += snum[k]
+            cnt += scnt[k]
         has = cnt > 0
         if not has.any():
-            return
-        rowref = np.where(has, num / np.maximum(cnt, 1), 0.0)
-        self.sideavg_sumsq += weight * float((rowref[has] ** 2).sum())
-        self.sideavg_n += int(has.sum())
-        self.sideavg_inv_npix += float((1.0 / cnt[has]).sum())
-        # White noise of the side reference pixels: half the variance of differences of neighbours
-        # (10 us apart) is white + the 1/f power near Nyquist; the latter is measured the same way
-        # on active pixels (whose white level the spectrum gives) and subtracted in :mod:`.finish`.
-        ss_side, n_side, ss_act, n_act = by_output_halves(neighbour_diff_sumsq, chans, side, valid, split=3)
-        self.side_diff_sumsq += weight * ss_side
-        self.side_diff_n += n_side
-        self.act_diff_sumsq += weight * ss_act
-        self.act_diff_n += n_act
-        # Running mean over SIDE_SMOOTH_ROWS rows (rows without side pixels carry no weight).
-        snum = uniform_filter1d(num, SIDE_SMOOTH_ROWS, mode="nearest")
-        scnt = uniform_filter1d(cnt, SIDE_SMOOTH_ROWS, mode="nearest")
-        corr = np.where(scnt > 0, snum / np.where(scnt > 0, scnt, 1), 0.0).astype(np.float32)
-        xa = self._xa
-        sumsq_after, rowsum_after = by_output_halves(lambda c, v, out: row_corrected(c, v, corr, out)[1:],
-                                                      chans, valid, xa, split=3)
-        X = self._fft(xa)
-        accumulate_power_halves(X, float(weight), self.auto_after, self._cross_scratch, self.pair_a[:0],
-                          self.pair_b[:0])
-        del X
-        self.sumsq_after += weight * sumsq_after
-        nrow = valid.sum(axis=2)
-        rowavg = np.where(nrow > 0, rowsum_after / np.maximum(nrow, 1), 0.0)
-        self.rowavg_sumsq_after += weight * (rowavg ** 2).sum(axis=1)
+            return None, None
+        snum_s = uniform_filter1d(num, SIDE_SMOOTH_ROWS, mode="nearest")
+        scnt_s = uniform_filter1d(cnt, SIDE_SMOOTH_ROWS, mode="nearest")
+        corr = np.where(scnt_s > 0, snum_s / np.where(scnt_s > 0, scnt_s, 1), 0.0).astype(np.float32)
+        return corr, (num, cnt, has)
 
     def _time_domain(self, x, valid, weight) -> None:
         """pynrc-style split: SG-smoothed read-order series, channel mean = correlated."""

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from core.onef.kernel import binned_sums
 from core.onef.params import BINS_PER_DECADE, MIN_SLOPE
 
 
@@ -30,7 +31,8 @@ def binned_mean(idx: np.ndarray, nb: int, y: np.ndarray, keep: np.ndarray | None
     y2 = np.atleast_2d(y)
     if y2.shape[0] == 0:  # no rows (no output pairs in a 1-output subarray)
         return np.zeros((0, nb)), n
-    out = np.stack([np.bincount(ii, weights=row[sel], minlength=nb) for row in y2])
+    out = binned_sums(np.ascontiguousarray(idx, np.int64), np.ascontiguousarray(sel, np.bool_),
+                      np.ascontiguousarray(y2, np.float64), nb)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = out / n
     return (out[0] if y.ndim == 1 else out), n

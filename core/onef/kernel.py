@@ -5,17 +5,23 @@ Each function replaces a chain of numpy expressions over a full frame (4 outputs
 is computed.  Conventions: ``chans`` is (nout, ny, w) float32 DN in read order, ``valid`` the
 samples that take part (finite, active, not clipped); sums are accumulated in float64.  The kernels
 release the GIL, so two analysis sections (or two row halves) run on the two cores at once.
+
+Since issue 23 the analysis calls the two fused frame passes of :mod:`core.onef.framepass` instead
+of :func:`center_and_clip`, :func:`side_sums`, :func:`neighbour_diff_sumsq` and
+:func:`row_corrected`; those four stay as the references the fused passes are tested against
+(``tests/test_onef_fused.py``; they are tested against numpy in ``tests/test_onefkernel.py``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numba
 import numpy as np
 
 from core.median import HIST_BINS, hist_median, median_of_first
+from core.onef.params import ROBUST_SUBSAMPLE
 from core.stats import MAD_TO_SIGMA
-
-ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (pixel_stack_mean takes as many)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -326,8 +332,126 @@ def clipped_stack_mean(d, med, limit):
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def frame_output_deviations(d, x0s, x1s, target, dev, k0, k1):
+    """The jump test's first step in one pass: per output column range ``x0s[a]:x1s[a]`` and CDS
+    frame ``k`` of a stripe ``d`` (n, rows, nx), the median of every ``step``-th finite sample of the
+    block in C order (``step = max(1, block size // target)``; float64 median, then float32, as
+    :func:`core.median.median_of`) is subtracted in float32 and written to ``dev`` (n, rows, nx)
+    (columns outside every range are not written).  Only frames ``k0:k1``: two threads share the work."""
+    n, rows, nx = d.shape
+    buf = np.empty(2 * target + 2, np.float64)
+    sel = np.empty(2 * target + 3, np.float64)
+    counts = np.empty(HIST_BINS, np.int64)
+    for a in range(x0s.size):
+        x0 = x0s[a]
+        w = x1s[a] - x0
+        size = rows * w
+        step = max(1, size // target)
+        for k in range(k0, k1):
+            cnt = 0
+            r = 0
+            p = 0  # (row, column) of flat index i, stepped without a division
+            for _ in range(0, size, step):  # branch-free gather of the finite samples
+                v = d[k, r, x0 + p]
+                buf[cnt] = v
+                cnt += np.isfinite(v)
+                p += step
+                while p >= w:
+                    p -= w
+                    r += 1
+            # hist_median: the same exact median as median_of_first, without its mispredicted branches
+            m = np.float32(hist_median(buf, cnt, counts, sel))
+            for r in range(rows):
+                for p in range(x0, x0 + w):
+                    dev[k, r, p] = d[k, r, p] - m
+
+
+@numba.njit(cache=True, nogil=True)
+def binned_sums(idx, sel, y, nb):
+    """Per row of ``y`` (nrows, nf) float64: the sum of ``y[row, f]`` over the ``f`` with ``sel[f]``
+    into bin ``idx[f]`` (nrows, nb), in frequency order -- ``np.bincount(idx[sel], y[row, sel])``
+    bit for bit, without the masked copies."""
+    nr, nf = y.shape
+    out = np.zeros((nr, nb))
+    for r in range(nr):
+        for f in range(nf):
+            if sel[f]:
+                out[r, idx[f]] += y[r, f]
+    return out
+
+
+NETWORK_MAX_N = 16  # stacks up to this many CDS frames: short_stack_median's sorting network (measured to 16)
+
+
+@functools.cache
+def batcher_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The comparators (i, j), i < j, of Batcher's odd-even merge sort of ``n`` elements (the network
+    for the next power of 2, comparators touching padding dropped: padding would be +inf, never
+    exchanged), as two int64 arrays; 28 comparators for 9."""
+    p2 = 1
+    while p2 < n:
+        p2 *= 2
+    pairs = []
+    p = 1
+    while p < p2:
+        k = p
+        while k >= 1:
+            for j in range(k % p, p2 - k, 2 * k):
+                for i in range(min(k, p2 - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p) and i + j + k < n:
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    a = np.array(pairs, np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(a[:, 1])
+
+
+@numba.njit(cache=True, nogil=True)
+def network_median(stack, pa, pb, q0, q1, out):
+    """Columns ``q0:q1`` of ``stack`` (n, npix) float32: the median of each column's finite samples
+    (NaN if none) into ``out``, by a sorting network (comparators ``pa``, ``pb``) run on blocks of
+    columns: min/max over a block vectorise, with no branch to mispredict.  Non-finite samples sort
+    last as +inf; with c finite ones the median is the sorted sample c // 2, or for an even c the
+    float64 mean of samples c/2 - 1 and c/2, as float32 -- :func:`core.median.median_axis0`'s
+    values."""
+    n = stack.shape[0]
+    B = 512
+    x = np.empty((n, B), np.float32)
+    cnt = np.empty(B, np.int64)
+    for b0 in range(q0, q1, B):
+        nb = min(q1, b0 + B) - b0
+        cnt[:nb] = 0
+        for s in range(n):
+            for q in range(nb):
+                v = stack[s, b0 + q]
+                fin = np.isfinite(v)
+                x[s, q] = v if fin else np.float32(np.inf)
+                cnt[q] += fin
+        for c in range(pa.size):
+            xi = x[pa[c]]
+            xj = x[pb[c]]
+            for q in range(nb):
+                a = xi[q]
+                b = xj[q]
+                xi[q] = min(a, b)
+                xj[q] = max(a, b)
+        for q in range(nb):
+            c = cnt[q]
+            if c == 0:
+                out[b0 + q] = np.nan
+            elif c % 2:
+                out[b0 + q] = x[c // 2, q]
+            else:
+                out[b0 + q] = np.float32(0.5 * (np.float64(x[c // 2 - 1, q]) + np.float64(x[c // 2, q])))
+
+
 def warm_up() -> None:
-    """Compile (or load from the disk cache) every kernel here for the types :mod:`core.onef` uses."""
+    """Compile (or load from the disk cache) every kernel here and in :mod:`core.onef.framepass` for
+    the types :mod:`core.onef` uses."""
+    from core.onef import framepass
+
+    framepass.warm_up()
     chans = np.zeros((2, 4, 64), np.float32)
     valid = np.ones(chans.shape, bool)
     center_and_clip(chans, valid, 20.0)
@@ -343,3 +467,7 @@ def warm_up() -> None:
     row_medians(chans, valid, 0, 4)
     abs_dev_subsample(flat, np.zeros(flat.shape[1], np.float32), 1000)
     clipped_stack_mean(flat, np.zeros(flat.shape[1], np.float32), 1.0)
+    pa, pb = batcher_pairs(2)
+    network_median(flat, pa, pb, 0, flat.shape[1], np.empty(flat.shape[1], np.float32))
+    binned_sums(np.zeros(3, np.int64), np.ones(3, np.bool_), np.ones((2, 3)), 1)
+    frame_output_deviations(chans, np.zeros(1, np.int64), np.full(1, 64, np.int64), 20_000, np.empty_like(chans), 0, 2)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ParameterError
-from core.io.ramps import GROUP_DIFF_TYPES
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUP_DIFF_TYPES, check_groupdq_mask
 
 UNITS = "DN rms in a CDS frame"
 PSD_UNITS = "DN^2/Hz (one-sided)"
@@ -22,6 +22,7 @@ MAX_SLOPE_ERR = 0.5  # slopes less certain than this are reported as NaN
 MIN_SLOPE = 0.3  # per-output fits: a flatter 'power law' is degenerate with the white level
 MAX_BANDING_FRAMES = 256  # columns of the banding image (CDS frames, evenly sub-sampled)
 FFT_WORKERS = 2  # the 4 outputs' transforms split over both cores
+ROBUST_SUBSAMPLE = 200_000  # robust sigma from about this many samples (pixel_stack_mean takes as many)
 STRIPE_BUDGET = 64 * 2**20  # bytes of float32 per row stripe in the median pass
 # A CDS sample further than this many sigma from its pixel's median over the integration's stack is a
 # jump (cosmic ray, RTS switch) and is left out; sigma = the larger of the pixel's own robust sigma
@@ -36,8 +37,10 @@ class OneFParams:
 
     diff_type: str = "consecutive"  # or "independent"
     refpix_correct: bool = False
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK  # GROUPDQ bits whose samples are left out (core.io.ramps)
 
     def validate(self) -> OneFParams:
+        check_groupdq_mask(self.groupdq_mask)
         if self.diff_type not in GROUP_DIFF_TYPES:
             raise ParameterError(
                 f"diff_type must be one of {', '.join(GROUP_DIFF_TYPES)}, not {self.diff_type!r}"

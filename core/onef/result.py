@@ -63,6 +63,7 @@ class OneFResult:
     row_time: float  # s per row
     stack_mean_factor: float
     notes: list[str] = field(default_factory=list)
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
 
     @property
     def units(self) -> str:
@@ -86,7 +87,32 @@ class OneFResult:
                 }
                 for a in self.amps
             ],
+            "dq": self.dq,
         }
+
+    def detection(self) -> dict:
+        """Which 1/f components are detected, and an upper limit (DN rms in a CDS frame) where not.
+
+        A component is detected where its slope is reported (>= 5% of the white noise and a fit that
+        pins the slope down: see :mod:`core.onef.finish`).  Where not, the limit is the larger of
+        that 5% and the measured value plus 3 of its errors (per output; the correlated value has no
+        error of its own, so the measured value).  ``{"correlated": {"detected", "upper_limit"},
+        "amps": [{"detected", "upper_limit"}, ...]}`` (limits None where detected)."""
+        import math
+
+        white = [float(a["white"]) for a in self.amps]
+        mean_white = float(np.mean(white)) if white else float("nan")
+        slope = float(self.correlated_fit["slope"])
+        corr_det = math.isfinite(slope)
+        out = {"correlated": {"detected": corr_det, "upper_limit": None if corr_det else
+                              float(max(0.05 * mean_white, float(self.correlated)))}, "amps": []}
+        for a, w in zip(self.amps, white):
+            det = math.isfinite(float(a["uncorrelated_slope"]))
+            err = float(a.get("uncorrelated_err") or 0.0)
+            err = err if math.isfinite(err) else 0.0
+            out["amps"].append({"detected": det, "upper_limit": None if det else
+                                float(max(0.05 * w, float(a["uncorrelated"]) + 3.0 * err))})
+        return out
 
     def tables(self) -> dict:
         """CSV-ready tables: ``onef_components``, ``onef_spectra``, ``onef_cross``, ``onef_banding``."""

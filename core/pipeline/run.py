@@ -30,6 +30,15 @@ class AnalysisOptions:
     section_params: dict = field(default_factory=dict)  # name -> params object
     merge_folders: bool = False  # one group per detector across folders (default: a group per folder)
 
+    def with_groupdq_mask(self, mask: int) -> AnalysisOptions:
+        """The same options with every section leaving out the samples flagged with GROUPDQ ``mask``
+        (each section's Params carries it as ``groupdq_mask``, so it is part of the store key)."""
+        params = {}
+        for s in SECTIONS:
+            p = self.section_params.get(s.name) or s.default_params()
+            params[s.name] = replace(p, groupdq_mask=int(mask)) if hasattr(p, "groupdq_mask") else p
+        return replace(self, readnoise=replace(self.readnoise, groupdq_mask=int(mask)), section_params=params)
+
 
 @dataclass
 class GroupResult:

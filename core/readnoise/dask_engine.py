@@ -78,13 +78,13 @@ def _input_error(e: InputError, fallback: str) -> dict:
 
 
 def _stack_task(paths: list[str], y0: int, y1: int, group_diff_type: str, clipping_sigma: float,
-                max_clipping_iters: int, mode: str) -> dict:
+                max_clipping_iters: int, mode: str, groupdq_mask: int) -> dict:
     """Rows y0:y1 of the ``stack`` map, read from every file by this worker."""
     from core.readnoise.native import readnoise_stripe
 
     try:
         std, nbad = readnoise_stripe(paths, y0, y1, "stack", group_diff_type, clipping_sigma,
-                                     max_clipping_iters, mode)
+                                     max_clipping_iters, mode, groupdq_mask)
     except InputError as e:
         return _input_error(e, ", ".join(Path(p).name for p in paths))
     w = _where()
@@ -92,12 +92,13 @@ def _stack_task(paths: list[str], y0: int, y1: int, group_diff_type: str, clippi
 
 
 def _file_task(path: str, y0: int, y1: int, group_diff_type: str, clipping_sigma: float,
-               max_clipping_iters: int, mode: str) -> dict:
+               max_clipping_iters: int, mode: str, groupdq_mask: int) -> dict:
     """Rows y0:y1 of one file's map (``ramp`` method, before the mean across files)."""
     from core.readnoise.native import file_stripe_map
 
     try:
-        std, nbad = file_stripe_map(path, y0, y1, group_diff_type, clipping_sigma, max_clipping_iters, mode)
+        std, nbad = file_stripe_map(path, y0, y1, group_diff_type, clipping_sigma, max_clipping_iters, mode,
+                                    groupdq_mask)
     except InputError as e:
         return _input_error(e, Path(path).name)
     w = _where()
@@ -184,19 +185,21 @@ def distributed_readnoise_map(
     group: str = "",
     connect_timeout: float = 20.0,
     worker_timeout: float = 60.0,
+    groupdq_mask: int | None = None,
 ) -> tuple[np.ndarray, dict]:
     """:func:`core.readnoise.native.native_readnoise_map` computed on a Dask cluster (or locally): same map.
 
     ``scheduler``: "tcp://HOST:PORT", "local-cluster", "local", a ``distributed.Client``, or None
     (``$DARKS_DASK_SCHEDULER``, else local).  ``progress(fraction, message)`` is called as tasks
     complete.  ``stripe_rows`` overrides the rows per task (the local memory budget by default);
-    ``group`` labels the task keys (e.g. the detector group).
+    ``group`` labels the task keys (e.g. the detector group); ``groupdq_mask``: the GROUPDQ bits left out
+    (None: :data:`core.io.ramps.DEFAULT_GROUPDQ_MASK`).
 
     Returns (map, info) with native's info keys plus "scheduler", "n_tasks", "worker_pids" (the
     processes that computed the stripes), "workers" (their addresses) and "client_pid".
     Raises :class:`InputError` (a bad file, named), :class:`ParameterError`, :class:`ClusterError`.
     """
-    from core.io.ramps import GROUP_DIFF_TYPES, n_cds, stripes
+    from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUP_DIFF_TYPES, n_cds, stripes
     from core.readnoise.native import native_readnoise_map, stripe_rows_for_files
 
     if mode not in MODES:
@@ -208,6 +211,7 @@ def distributed_readnoise_map(
     if stripe_rows is not None and int(stripe_rows) < 1:
         raise ParameterError(f"stripe_rows must be >= 1, not {stripe_rows}")
     progress = progress or (lambda f, m: None)
+    groupdq_mask = DEFAULT_GROUPDQ_MASK if groupdq_mask is None else int(groupdq_mask)
     paths = [str(Path(p).resolve()) for p in paths]
     if not paths:
         raise InputError("no files to analyse")
@@ -218,13 +222,13 @@ def distributed_readnoise_map(
         scheduler = label = resolve_scheduler(scheduler)
         if scheduler == LOCAL:
             out, info = native_readnoise_map(paths, method, group_diff_type, clipping_sigma, max_clipping_iters,
-                                             mode=mode, progress=progress)
+                                             mode=mode, progress=progress, groupdq_mask=groupdq_mask)
             return out, {**info, "scheduler": LOCAL, "n_tasks": None, "worker_pids": [os.getpid()],
                          "workers": [], "client_pid": os.getpid()}
 
     tag = f"{group or 'readnoise'}-{method}-{uuid.uuid4().hex[:8]}"
     common = dict(group_diff_type=group_diff_type, clipping_sigma=float(clipping_sigma),
-                  max_clipping_iters=int(max_clipping_iters), mode=mode)
+                  max_clipping_iters=int(max_clipping_iters), mode=mode, groupdq_mask=int(groupdq_mask))
     progress(0.0, f"cluster {label}: connecting")
     with connect(scheduler, connect_timeout, worker_timeout) as client:
         # 1. headers, on the workers (the client need not read the files)

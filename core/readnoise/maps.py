@@ -34,7 +34,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.io.inventory import check_ramps
-from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, groupdq_names, n_cds, stripe_rows_for, stripes
+from core.io.ramps import Ramp, dq_note, dq_use, groupdq_names, n_cds, stripe_rows_for, stripes
 from core.readnoise.params import CrdsMeta, ReadnoiseParams, ReadnoiseResult
 from core.readnoise.reffiles import (
     ENGINE_REFFILES,
@@ -189,15 +189,12 @@ def _reffiles_dq_note(paths, notes: list[str]) -> dict | None:
     return {"used": False, "files_with_dq": flagged}
 
 
-def _native_dq(info: dict, layout, notes: list[str]) -> dict | None:
+def _native_dq(info: dict, layout, groupdq_mask: int, notes: list[str]) -> dict | None:
     """Per-amp counts of the samples the DQ flags left out (native engine, local runs)."""
-    if not info.get("has_dq"):
-        return None
-    cols = info["dq_masked_columns"]
-    per_amp = [int(np.asarray(cols)[a.x0:a.x1].sum()) for a in layout.amps()]
-    notes.append(f"{sum(per_amp)} samples left out by their DQ flags (GROUPDQ {groupdq_names(DEFAULT_GROUPDQ_MASK)}; "
-                 "PIXELDQ DO_NOT_USE outside the reference pixels); per amp: " + ", ".join(map(str, per_amp)) + ".")
-    return {"used": True, "groupdq_mask": DEFAULT_GROUPDQ_MASK, "masked_samples_per_amp": per_amp}
+    dq = dq_use(info.get("dq_masked_columns"), layout, groupdq_mask, bool(info.get("has_dq")))
+    if dq is not None:
+        notes.append(dq_note(dq))
+    return dq
 
 
 def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Path, progress, notes,
@@ -211,16 +208,18 @@ def _run_native(paths, params: ReadnoiseParams, meta: CrdsMeta, h0, outfile: Pat
     # local threads (core.readnoise.native) unless a scheduler is given or $DARKS_DASK_SCHEDULER is set
     cds_map, info = distributed_readnoise_map(
         paths, params.method, params.group_diff_type, params.clipping_sigma, params.max_clipping_iters,
-        mode=params.mode, scheduler=params.scheduler, progress=lambda f, m: progress(0.05 + 0.9 * f, m),
+        mode=params.mode, scheduler=params.scheduler, groupdq_mask=params.groupdq_mask,
+        progress=lambda f, m: progress(0.05 + 0.9 * f, m),
         group=str(h0.get("DETECTOR", "")))
     if info["scheduler"] != "local":
         notes.append(f"computed on the Dask cluster {info['scheduler']} ({info['n_tasks']} task(s), "
                      f"{info['stripe_rows']} rows each).")
     if info["n_masked_samples"]:
         notes.append(f"{info['n_masked_samples']} saturated or non-finite samples were masked.")
-    dq = _native_dq(info, layout, notes)
+    dq = _native_dq(info, layout, params.groupdq_mask, notes)
     if info["scheduler"] != "local" and _files_with_dq(paths):
-        dq = {"used": True, "groupdq_mask": DEFAULT_GROUPDQ_MASK, "masked_samples_per_amp": None}
+        dq = {"used": True, "groupdq_mask": params.groupdq_mask, "groupdq_flags": groupdq_names(params.groupdq_mask),
+              "masked_samples_per_amp": None}
         notes.append("DQ-flagged samples were left out on the cluster workers (not counted there).")
     if params.single_value:
         with quiet_reffiles():

@@ -18,7 +18,6 @@ Units: CDS noise in DN, like jwst_reffiles.  Saturated (65535) and non-finite sa
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
-from core.io.ramps import Ramp, cds_frames, n_cds, stripes
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, cds_frames, n_cds, stripes
 from core.readnoise.clip import clipped_mean_fast, clipped_std_fast
 from core.readnoise.params import MODES
+from core.readnoise.stats import mean_bias_factor
 
 STRIPE_BUDGET_BYTES = 192 * 2**20  # float32 bytes of raw stripes held at once, all files together
 
@@ -46,15 +46,6 @@ def clipped_std(stack: np.ndarray, sigma: float = 3.0, maxiters: int = 3, axis: 
     return clipped_std_fast(x, sigma, maxiters)
 
 
-@functools.lru_cache(maxsize=256)
-def _bias_factor(n: int, sigma: float, maxiters: int) -> float:
-    from core.readnoise.stats import expected_clipped_std_factor
-
-    if n < 2:
-        return np.nan
-    return expected_clipped_std_factor(int(n), sigma, maxiters, trials=40000, seed=n)
-
-
 def unbias(std: np.ndarray, n: np.ndarray, sigma: float, maxiters: int, n_samples: np.ndarray | None = None) -> np.ndarray:
     """Divide a compatible-mode map by its expected bias for the number of samples of each pixel.
 
@@ -65,7 +56,7 @@ def unbias(std: np.ndarray, n: np.ndarray, sigma: float, maxiters: int, n_sample
     out = np.full(std.shape, np.nan, np.float32)
     for k in np.unique(ns):
         sel = ns == k
-        out[sel] = std[sel] / _bias_factor(int(k), float(sigma), int(maxiters))
+        out[sel] = std[sel] / mean_bias_factor(int(k), float(sigma), int(maxiters))
     return out
 
 
@@ -83,6 +74,7 @@ def native_readnoise_map(
     mode: str = "compatible",
     workers: int | None = None,
     progress: Callable[[float, str], None] | None = None,
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK,
 ) -> tuple[np.ndarray, dict]:
     """CDS noise map (DN) of files of one detector and geometry, read once in row stripes.
 
@@ -98,7 +90,7 @@ def native_readnoise_map(
     ramps = []
     try:
         for p in paths:
-            ramps.append(open_ramp(p))
+            ramps.append(open_ramp(p, groupdq_mask))
         shapes = [r.shape for r in ramps]
         if len({s[2:] for s in shapes}) > 1:
             raise InputError("the files have different frame shapes")
@@ -132,17 +124,18 @@ def native_readnoise_map(
 
 
 # -- one row stripe (the unit of work, locally in threads or on a Dask worker: core.readnoise.dask_engine) -----
-def open_ramp(path) -> Ramp:
-    """:class:`Ramp` of ``path``; a file that cannot be opened is an :class:`InputError` naming it."""
+def open_ramp(path, groupdq_mask: int = DEFAULT_GROUPDQ_MASK) -> Ramp:
+    """:class:`Ramp` of ``path`` leaving out the samples flagged with ``groupdq_mask``; a file that
+    cannot be opened is an :class:`InputError` naming it."""
     try:
-        return Ramp(path)
+        return Ramp(path, groupdq_mask=groupdq_mask)
     except Exception as e:  # astropy/OS errors on a missing, unreadable or garbage file
         name = Path(path).name
         raise InputError(f"{name}: cannot open as a FITS ramp ({type(e).__name__}: {e})", name) from e
 
 
 @contextlib.contextmanager
-def _opened(ramps_or_paths):
+def _opened(ramps_or_paths, groupdq_mask: int = DEFAULT_GROUPDQ_MASK):
     """The given :class:`Ramp` objects as they are, paths opened here (and closed on exit)."""
     mine, out = [], []
     try:
@@ -150,7 +143,7 @@ def _opened(ramps_or_paths):
             if isinstance(r, Ramp):
                 out.append(r)
             else:
-                mine.append(open_ramp(r))
+                mine.append(open_ramp(r, groupdq_mask))
                 out.append(mine[-1])
         yield out
     finally:
@@ -182,12 +175,13 @@ def _std_map(cds: np.ndarray, clipping_sigma: float, max_clipping_iters: int, mo
 
 
 def file_stripe_map(ramp, y0: int, y1: int, group_diff_type: str = "independent", clipping_sigma: float = 3.0,
-                    max_clipping_iters: int = 3, mode: str = "compatible") -> tuple[np.ndarray, int]:
+                    max_clipping_iters: int = 3, mode: str = "compatible",
+                    groupdq_mask: int = DEFAULT_GROUPDQ_MASK) -> tuple[np.ndarray, int]:
     """Per-file map of rows ``y0:y1`` (the ``ramp`` method's first step): (float32 map, masked samples).
 
     ``ramp`` is a :class:`Ramp` or a path.
     """
-    with _opened([ramp]) as (r,):
+    with _opened([ramp], groupdq_mask) as (r,):
         cds, nbad = _read_cds(r, y0, y1, group_diff_type)
     return _std_map(cds, clipping_sigma, max_clipping_iters, mode), nbad
 
@@ -199,13 +193,13 @@ def combine_file_maps(maps: Sequence[np.ndarray], clipping_sigma: float = 3.0, m
 
 def readnoise_stripe(ramps, y0: int, y1: int, method: str = "stack", group_diff_type: str = "independent",
                      clipping_sigma: float = 3.0, max_clipping_iters: int = 3,
-                     mode: str = "compatible") -> tuple[np.ndarray, int]:
+                     mode: str = "compatible", groupdq_mask: int = DEFAULT_GROUPDQ_MASK) -> tuple[np.ndarray, int]:
     """Rows ``y0:y1`` of the map from every file (Ramp objects or paths): (float32 map, masked samples).
 
     ``stack``: the clipped std through all CDS frames of all files; ``ramp``: per-file maps, then
     their clipped mean (:func:`file_stripe_map`, :func:`combine_file_maps`).
     """
-    with _opened(ramps) as rs:
+    with _opened(ramps, groupdq_mask) as rs:
         if method == "stack":
             cds_list, nbad = [], 0
             for r in rs:

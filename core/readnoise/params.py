@@ -14,8 +14,8 @@ import pandas as pd
 
 from core.errors import ParameterError
 from core.io.geometry import Layout
-from core.io.ramps import GROUP_DIFF_TYPES
-from core.readnoise.stats import DEGENERATE_FRACTION, amp_statistics, unusable_fraction
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, GROUP_DIFF_TYPES, check_groupdq_mask
+from core.readnoise.stats import DEGENERATE_FRACTION, amp_statistics, mean_bias_factor, unusable_fraction
 from core.runtime import check_scheduler
 from core.stats import finite_or_none
 
@@ -42,8 +42,11 @@ class ReadnoiseParams:
     # native only: None ($DARKS_DASK_SCHEDULER when set, else local), "local", "local-cluster" or
     # "tcp://HOST:PORT" (a running dask scheduler): see core.readnoise.dask_engine.  The map does not depend on it.
     scheduler: str | None = None
+    # native only: the GROUPDQ bits whose samples are left out (jwst_reffiles cannot use DQ)
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK
 
     def validate(self) -> ReadnoiseParams:
+        check_groupdq_mask(self.groupdq_mask)
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}, not {self.method!r}")
         if self.group_diff_type not in GROUP_DIFF_TYPES:
@@ -126,6 +129,40 @@ class ReadnoiseResult:
         return amp_statistics(self.cds_noise_map, self.layout)
 
     @functools.cached_property
+    def headline(self) -> pd.DataFrame:
+        """Per-amp median readnoise by both estimators (DN, CDS): ``compatible`` (jwst_reffiles'
+        clipped ddof=0 std; its per-amp median is biased low by :attr:`bias_factor`) and ``unbiased``
+        (that median divided by ``bias_factor``).  The unbiased one is what the app leads with.
+
+        The unbiased mode's map divides each pixel by the *mean* bias, so its per-amp median is
+        still low by median/mean of the estimator's spread (about 1% at 10 samples): its compatible
+        median is recovered first (x the mean bias, the same for every pixel with all samples)."""
+        t = self.amp_table[["amp", "x0", "x1", "output", "median"]].copy()
+        b = self.bias_factor
+        if self.params.mode == "unbiased":
+            p = self.params
+            t["compatible"] = t["median"] * mean_bias_factor(int(self.samples_per_pixel), p.clipping_sigma,
+                                                             p.max_clipping_iters)
+        else:
+            t["compatible"] = t["median"]
+        t["unbiased"] = t["compatible"] / b
+        t["bias_factor"] = b
+        return t.drop(columns="median")
+
+    @functools.cached_property
+    def overall(self) -> dict:
+        """The map's headline over all active pixels (DN, CDS): {"compatible": median of the
+        compatible estimator's map, "unbiased": that divided by :attr:`bias_factor`} (see
+        :attr:`headline` for the unbiased mode's map)."""
+        active = ~self.layout.reference_mask()
+        med = float(np.nanmedian(self.cds_noise_map[active])) if np.isfinite(self.cds_noise_map[active]).any() \
+            else float("nan")
+        if self.params.mode == "unbiased":
+            p = self.params
+            med *= mean_bias_factor(int(self.samples_per_pixel), p.clipping_sigma, p.max_clipping_iters)
+        return {"compatible": med, "unbiased": med / self.bias_factor}
+
+    @functools.cached_property
     def warnings(self) -> list[str]:
         """What makes this map unfit for use (shown in the page and the report; the FITS download
         then waits for a confirmation)."""
@@ -157,9 +194,10 @@ class ReadnoiseResult:
             "amps": [
                 {k: finite_or_none(r[k]) for k in ("x0", "x1", "output", "median", "clipped_mean", "clipped_std",
                                                "robust_std", "n_pixels")}
+                | {"median_unbiased": finite_or_none(h["unbiased"]), "median_compatible": finite_or_none(h["compatible"])}
                 | ({"median_per_frame_equivalent": finite_or_none(r["median"] * np.sqrt(self.nframes))}
                    if self.nframes > 1 else {})
-                for r in amps.to_dict("records")
+                for r, h in zip(amps.to_dict("records"), self.headline.to_dict("records"))
             ],
         }
 

@@ -4,6 +4,8 @@ jwst_reffiles' clipped standard deviation.  Arrays in, tables out; values in the
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -76,14 +78,17 @@ def noisy_pixels(cds_noise_map: np.ndarray, layout: Layout, nsigma: float = 5.0)
 
 
 def histograms(maps: dict[str, np.ndarray], layout: Layout, bins: int = 80) -> pd.DataFrame:
-    """Per-amp histograms of active pixels of one or more maps on common bins (long table)."""
+    """Per-amp histograms of active pixels of one or more maps on common bins (long table).
+
+    The bins reach past the noisiest amp's 99.99th percentile; every pixel above the last edge is
+    counted in the last bin (``overflow`` True there), so no pixel is left out of the counts."""
     active = ~layout.reference_mask()
     allv = np.concatenate([m[active] for m in maps.values()])
     allv = allv[np.isfinite(allv)]
     if allv.size == 0:
-        return pd.DataFrame(columns=["map", "amp", "output", "bin_start", "bin_end", "count"])
-    # Up to the noisiest amp's 99.9th percentile (each amp's tail stays in view), past the bulk
-    per_amp_hi = [np.percentile(v[np.isfinite(v)], 99.9) for m in maps.values() for a in layout.amps()
+        return pd.DataFrame(columns=["map", "amp", "output", "bin_start", "bin_end", "count", "overflow"])
+    # Up to the noisiest amp's 99.99th percentile (each amp's tail stays in view), past the bulk
+    per_amp_hi = [np.percentile(v[np.isfinite(v)], 99.99) for m in maps.values() for a in layout.amps()
                   if np.isfinite(v := m[:, a.x0:a.x1][active[:, a.x0:a.x1]]).any()]
     lo, hi = np.percentile(allv, 0.05), max(per_amp_hi)
     edges = np.linspace(max(0.0, lo * 0.9), hi * 1.2, bins + 1)
@@ -91,10 +96,11 @@ def histograms(maps: dict[str, np.ndarray], layout: Layout, bins: int = 80) -> p
     for label, m in maps.items():
         for a in layout.amps():
             v = m[:, a.x0:a.x1][active[:, a.x0:a.x1]]
-            counts, _ = np.histogram(v[np.isfinite(v)], edges)
+            v = v[np.isfinite(v)]
+            counts, _ = np.histogram(np.minimum(v, edges[-1]), edges)  # the last bin takes the overflow
             rows.append(pd.DataFrame({"map": label, "amp": f"amp {a.index} (output {a.output})",
                                       "output": a.output, "bin_start": edges[:-1], "bin_end": edges[1:],
-                                      "count": counts}))
+                                      "count": counts, "overflow": np.arange(bins) == bins - 1}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -114,3 +120,12 @@ def expected_clipped_std_factor(n: int, sigma: float = 3.0, maxiters: int = 3, t
     c = sigma_clip(x, sigma=sigma, maxiters=maxiters, axis=0)
     s = np.asarray(np.std(c, axis=0))
     return float(np.median(s) if statistic == "median" else np.mean(s))
+
+
+@functools.lru_cache(maxsize=256)  # a Monte Carlo of 40000 draws: once per (n, sigma, maxiters)
+def mean_bias_factor(n: int, sigma: float, maxiters: int) -> float:
+    """The expected clipped ddof=0 std over the true sigma for ``n`` samples: what the unbiased mode
+    divides each pixel by (NaN for n < 2)."""
+    if n < 2:
+        return np.nan
+    return expected_clipped_std_factor(int(n), sigma, maxiters, trials=40000, seed=n)

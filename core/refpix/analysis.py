@@ -16,7 +16,16 @@ Levels and drifts
     out of that integration's levels, so every frame of an integration uses the same pixels: the
     active level is a clipped mean, accumulated stripe by stripe.
 
-Instability (DN per read)
+Instability (DN per read), against adjacent active pixels (:mod:`.adjacent`, issue 20)
+    Per frame, each reference edge (bottom / top rows, side columns) against the 4 active rows or
+    columns read next to it, minus the same comparison between the next active blocks (the null:
+    the 1/f left between adjacent blocks, which does not cancel for pink noise), minus the
+    difference of the white-noise floors of exactly those pixels.  Expectation zero when the
+    reference pixels are as stable as the active ones, whatever the 1/f; given with its error
+    (from the frames' scatter), its white floor and the 1/f the null removed; from the reference
+    rows where the amp has them, from the side columns otherwise (both given).
+
+Whole-frame residual (DN per read, ``frame_residual``; the figure called instability before)
     ``u = drift(active) - drift(ref)`` per frame.  The estimate is the rms over CDS frames
     (consecutive groups) of ``du`` divided by sqrt(2), i.e. ``sqrt(sum(du^2) / c)`` with
     ``c = 2 (G-1) - 12 / (G (G+1))`` per integration: the exact expectation of ``sum(du^2)`` for
@@ -27,11 +36,11 @@ Instability (DN per read)
     ``floor^2 = sigma_ref^2 / N_ref + sigma_act^2 / N_act`` (per read), with the robust white
     noises below and the numbers of pixels that entered each level (clipped ones excluded).  Full
     frame, 5 DN per read, ratio 0.85: ``sqrt(4.25^2/4096 + 5^2/1044480) = 0.067`` DN.
-    ``instability_excess = sqrt(instability^2 - floor^2)`` estimates the injected/real part.
-    Correlated or per-output 1/f noise also raises the estimate: reference rows sample it only at
-    the start and end of the frame while the active level averages it over the whole frame (1-2
-    DN for 5 DN CDS of correlated 1/f): real residual a reference-row correction leaves, not
-    instability of the reference pixels themselves.
+    Correlated or per-output 1/f noise raises it: reference rows sample it only at the start and
+    end of the frame while the active level averages it over the whole frame (1-2 DN for 5 DN CDS
+    of correlated 1/f): real residual a whole-frame reference-row correction leaves, not
+    instability of the reference pixels.  Its 1/f share ``1 - (floor^2 + instability^2) /
+    residual^2`` says how much.
 
 White-noise ratio
     From CDS frames, differences of pixel pairs two columns apart (same parity, 20 us apart in
@@ -51,7 +60,8 @@ Per-reference-pixel noise
     integration, pooled over files, given as CDS noise (sqrt(2) x per read).  A pixel is
     *unstable* when its robust z-score (median and 1.4826 MAD, computed on noise^(2/3), the
     Wilson-Hilferty cube root of the variance, which is close to normal) within its group
-    (amp, row or column, even or odd) exceeds ``flag_sigma``.
+    (amp, row or column, even or odd) exceeds ``flag_sigma``: pooled over the files, and in each
+    file on its own (:mod:`.overtime`: in how many and which exposures each pixel is flagged).
 
 The active pixels of each stripe go through compiled kernels (:mod:`core.refpix.kernel`, same
 results as the numpy of :func:`core.refpix.levels.active_sums_numpy`), the amps and row halves on
@@ -66,6 +76,7 @@ from pathlib import Path
 from core.errors import InputError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
+from core.io.ramps import dq_note, dq_use
 from core.refpix.assemble import assemble
 from core.refpix.params import RefPixParams
 from core.refpix.perfile import FileResult, process_file
@@ -101,8 +112,12 @@ def analyze_refpix(
         if progress:
             def sub(frac, msg, f_i=f_i):
                 progress(min(1.0, (f_i + frac) / nfiles * 0.98), msg)
-        results.append(process_file(p, layout, sub))
+        results.append(process_file(p, layout, sub, params.groupdq_mask))
     out = assemble(results, layout, params)
+    flagged = [r.dq_masked_columns for r in results if r.dq_masked_columns is not None]
+    out.dq = dq_use(sum(flagged) if flagged else None, layout, params.groupdq_mask, bool(flagged))
+    if out.dq is not None:
+        out.notes.append(dq_note(out.dq))
     if progress:
         progress(1.0, "reference pixels: done")
     return out

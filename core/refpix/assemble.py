@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 
 from core.io.geometry import Layout
+from core.refpix.adjacent import instability_estimate
 from core.refpix.amps import AmpGeom, amp_geometry
 from core.refpix.numerics import hist_sigma, ramp_factor
-from core.refpix.params import LEVEL_KINDS, MIN_CORRELATION_DOF, MIN_GROUP_FOR_FLAGS, RefPixParams
+from core.refpix.overtime import exposure_flags, flag_pixels, noise_frame, pixel_history
+from core.refpix.params import LEVEL_KINDS, MIN_CORRELATION_DOF, RefPixParams
 from core.refpix.perfile import FileResult
 from core.refpix.result import RefPixResult
-from core.stats import MAD_TO_SIGMA, finite_or_none
+from core.stats import finite_or_none
 
 
 def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) -> RefPixResult:
@@ -25,6 +27,8 @@ def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) ->
 
     # Per-pixel noise pooled over files, then flags.
     pixels = _pixel_table(results, amps, layout, params)
+    flags = exposure_flags(results, amps, params.flag_sigma)
+    history = pixel_history(flags, layout)
 
     # 1/f that leaks into the pair differences, measured as the covariance of simultaneous pairs
     # of different outputs (white noise is independent between outputs, correlated 1/f is not).
@@ -40,7 +44,7 @@ def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) ->
     # Per-amp statistics and per-file trends.
     amp_stats, trend_rows = [], []
     for a in amps:
-        amp_stats.append(_amp_stats(results, a, leak, floors[a.index], pixels))
+        amp_stats.append(_amp_stats(results, a, leak, floors[a.index], pixels, history))
         trend_rows += [_trend_row(r, a, floors[a.index], file_leak[r.name]) for r in results]
     files = pd.DataFrame([{"file": r.name, "expstart": r.expstart, "nints": r.nints, "ngroups": r.ngroups}
                           for r in results])
@@ -48,7 +52,7 @@ def assemble(results: list[FileResult], layout: Layout, params: RefPixParams) ->
     if not trends.empty:
         trends = trends.sort_values(["expstart", "file", "amp"], na_position="last").reset_index(drop=True)
     return RefPixResult(layout.detector, layout, params, files, levels, drifts, amp_stats, pixels,
-                        trends, notes, layout.frame_time)
+                        trends, notes, layout.frame_time, exposure_flags=flags, history=history)
 
 
 def _notes(results: list[FileResult], layout: Layout, amps: list[AmpGeom]) -> list[str]:
@@ -112,13 +116,14 @@ def _drift_table(results: list[FileResult], amps: list[AmpGeom]) -> pd.DataFrame
 
 
 def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors: dict,
-               pixels: pd.DataFrame) -> dict:
+               pixels: pd.DataFrame, history: pd.DataFrame) -> dict:
     """The per-amp statistics, pooled over files."""
     h_ref = sum(r.white[a.index]["ref"] for r in results)
     h_act = sum(r.white[a.index]["active"] for r in results)
     s_ref, s_act = _white_read(h_ref, leak), _white_read(h_act, leak)
     ratio = s_ref / s_act if (s_ref is not None and s_act) else None
-    inst = _instability(results, a.index, floors)
+    new = _adjacent_stats(results, a.index, s_ref, s_act)
+    old = _instability(results, a.index, floors)
     st = {
         "amp": a.index, "x0": a.x0, "x1": a.x1, "output": a.output,
         "ref_source": results[0].ref_source.get(a.index),
@@ -126,10 +131,8 @@ def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors
         "active_white_read": finite_or_none(s_act),
         "ref_active_white_ratio": finite_or_none(ratio),
         "pair_1f_read": finite_or_none(math.sqrt(max(leak, 0.0)) / 2) if leak is not None else None,
-        "instability": inst["instability"],
-        "instability_floor": inst["floor"],
-        "instability_excess": inst["excess"],
-        "instability_n_cds": inst["n_cds"],
+        **new,
+        **_frame_residual(old, new["instability_var"]),
         "drift_correlation": _correlation(results, a.index),
     }
     for kind in LEVEL_KINDS:
@@ -137,6 +140,9 @@ def _amp_stats(results: list[FileResult], a: AmpGeom, leak: float | None, floors
     offs = [o for o in (_offset(r, a.index) for r in results) if o is not None]
     st["ref_offset"] = finite_or_none(np.mean(offs)) if offs else None
     st["unstable_pixels"] = int(pixels["unstable"][pixels["amp"] == a.index].sum()) if not pixels.empty else 0
+    mine = history[history["amp"] == a.index] if not history.empty else history
+    st["unstable_pixels_any_exposure"] = int(len(mine))
+    st["unstable_pixels_persistent"] = int(mine["persistent"].sum()) if len(mine) else 0
     return st
 
 
@@ -147,13 +153,16 @@ def _trend_row(r: FileResult, a: AmpGeom, floors: dict, leak: float | None) -> d
     act = r.levels.get((a.index, "active"))
     hs_r = _white_read(r.white[a.index]["ref"], leak)
     hs_a = _white_read(r.white[a.index]["active"], leak)
+    new = _adjacent_stats([r], a.index, hs_r, hs_a)
     return {
         "file": r.name, "expstart": r.expstart, "amp": a.index, "output": a.output,
         "ref_level": finite_or_none(np.nanmean(ref[0])) if ref is not None else None,
         "active_level": finite_or_none(np.nanmean(act[0])) if act is not None else None,
         "ref_offset": _offset(r, a.index),
-        "instability": ri["instability"], "instability_floor": ri["floor"],
-        "instability_excess": ri["excess"],
+        **{k: new[k] for k in ("instability", "instability_err", "instability_source", "instability_floor",
+                               "instability_1f", "instability_rows", "instability_rows_err",
+                               "instability_columns", "instability_columns_err")},
+        **{k: v for k, v in _frame_residual(ri, new["instability_var"]).items() if k != "frame_residual_n_cds"},
         "ref_active_white_ratio": finite_or_none(hs_r / hs_a) if (hs_r is not None and hs_a) else None,
         "drift_rms_ref": _drift_rms([r], a.index, "ref"),
         "drift_rms_active": _drift_rms([r], a.index, "active"),
@@ -233,6 +242,40 @@ def _instability(results: list[FileResult], amp: int, floors: dict) -> dict:
             "n_cds": n_cds}
 
 
+def _adjacent_stats(results: list[FileResult], amp: int, s_ref: float | None, s_act: float | None) -> dict:
+    """The instability against adjacent active pixels (:mod:`core.refpix.adjacent`): from the
+    reference rows where the amp has them, else from its side columns; both given."""
+    series = [(r.adjacent.get(amp, {}), r.ngroups) for r in results]
+    est = {k: instability_estimate(series, k, s_ref, s_act) for k in ("rows", "columns")}
+    src = "rows" if est["rows"]["n_frames"] else ("columns" if est["columns"]["n_frames"] else None)
+    m = est[src] if src else est["rows"]
+    out = {
+        "instability": m["instability"], "instability_err": m["instability_err"],
+        "instability_var": m["instability_var"], "instability_var_err": m["instability_var_err"],
+        "instability_source": src, "instability_floor": m["floor"], "instability_1f": m["onef"],
+        "instability_n_frames": m["n_frames"],
+    }
+    for k in ("rows", "columns"):
+        out[f"instability_{k}"] = est[k]["instability"]
+        out[f"instability_{k}_err"] = est[k]["instability_err"]
+        out[f"instability_{k}_floor"] = est[k]["floor"]
+        out[f"instability_{k}_var"] = est[k]["instability_var"]
+        out[f"instability_{k}_var_err"] = est[k]["instability_var_err"]
+    return out
+
+
+def _frame_residual(old: dict, inst_var: float | None) -> dict:
+    """Today's figure under its name: the per-frame (active - reference-row) residual a whole-frame
+    reference-row correction leaves (DN per read), its white floor, and the share of its variance
+    that is neither white floor nor instability (1/f sampled at the frame's start and end)."""
+    share = None
+    r, f = old["instability"], old["floor"]
+    if r and f is not None and inst_var is not None:
+        share = min(max((r**2 - f**2 - max(inst_var, 0.0)) / r**2, 0.0), 1.0)
+    return {"frame_residual": r, "frame_residual_floor": f, "frame_residual_excess": old["excess"],
+            "frame_residual_1f_share": finite_or_none(share), "frame_residual_n_cds": old["n_cds"]}
+
+
 def _correlation(results: list[FileResult], amp: int) -> float | None:
     xs, ys = [], []
     dof = 0
@@ -273,48 +316,15 @@ def _pixel_table(results: list[FileResult], amps: list[AmpGeom], layout: Layout,
                  params: RefPixParams) -> pd.DataFrame:
     cols = ["y", "x", "det_y", "det_x", "amp", "output", "kind", "edge", "parity", "noise_cds",
             "noise_read", "group_median_cds", "robust_z", "unstable"]
-    frames = []
-    for a in amps:
-        parts = [r.pix.get(a.index, []) for r in results]
-        if not parts or not parts[0]:
-            continue
-        for j in range(len(parts[0])):
-            df = parts[0][j][0].copy()
-            ss = sum(p[j][1] for p in parts)
-            dof = sum(p[j][2] for p in parts)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                noise = np.where(dof > 0, np.sqrt(ss / np.where(dof > 0, dof, 1)), np.nan)
-            df["noise_cds"] = noise
-            frames.append(df)
+    frames = [f for f in (noise_frame([r.pix.get(a.index, []) for r in results]) for a in amps) if f is not None]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     pix = pd.concat(frames, ignore_index=True)
     pix["noise_read"] = pix["noise_cds"] / math.sqrt(2.0)
     pix["det_y"] = (layout.ny - 1 - pix["y"]) if layout.yflip else pix["y"]
     pix["det_x"] = (layout.nx - 1 - pix["x"]) if layout.xflip else pix["x"]
-    pix["group_median_cds"] = np.nan
-    pix["robust_z"] = np.nan
-    for _, idx in pix.groupby(["amp", "kind", "parity"]).groups.items():
-        _flag_group(pix, idx)
-    pix["unstable"] = (pix["robust_z"] > params.flag_sigma).fillna(False).astype(bool)
+    pix = flag_pixels(pix, params.flag_sigma)
     return pix[cols].sort_values(["amp", "kind", "edge", "y", "x"]).reset_index(drop=True)
-
-
-def _flag_group(pix: pd.DataFrame, idx) -> None:
-    """Group median and robust z-score of the pixels ``idx`` of one amp, kind and parity."""
-    v = pix.loc[idx, "noise_cds"].to_numpy()
-    fin = np.isfinite(v)
-    if fin.sum() < MIN_GROUP_FOR_FLAGS:
-        return
-    pix.loc[idx, "group_median_cds"] = float(np.median(v[fin]))
-    # z-score of the cube root of the variance (Wilson-Hilferty): a variance estimate from a
-    # few frames is chi-square distributed, long-tailed; its cube root is close to normal, so
-    # "z > 5" keeps the meaning of a 5-sigma tail (a linear z flags chi-square tail pixels).
-    t = v ** (2.0 / 3.0)
-    med = float(np.median(t[fin]))
-    mad = MAD_TO_SIGMA * float(np.median(np.abs(t[fin] - med)))
-    if mad > 0:
-        pix.loc[idx, "robust_z"] = (t - med) / mad
 
 
 __all__ = ["assemble"]

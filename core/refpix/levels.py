@@ -29,6 +29,22 @@ def keep_pixels(resid: np.ndarray, nan: bool) -> np.ndarray:
         return finite & (np.nan_to_num(dev, nan=np.inf).max(axis=1) <= LEVEL_CLIP_SIGMA * s)
 
 
+def set_levels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(level (nints, G), drift (nints, G), kept pixel counts (nints,)) of one pixel set ``raw``
+    (nints, G, ...) DN: the mean of its kept pixels per frame, raw and after each pixel's own
+    straight-line ramp (:func:`keep_pixels` decides which pixels an integration keeps)."""
+    nints, G = raw.shape[:2]
+    r3 = raw.reshape(nints, G, -1)
+    resid = detrend(r3)
+    keep = keep_pixels(resid, nan=bool(np.isnan(r3).any()))
+    nk = keep.sum(axis=1)
+    kf = keep[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lev = np.where(kf, r3, 0.0).sum(axis=2, dtype=np.float64) / nk[:, None]
+        dr = np.where(kf, resid, 0.0).sum(axis=2, dtype=np.float64) / nk[:, None]
+    return lev, dr, nk
+
+
 def active_sums_numpy(da: np.ndarray, side: tuple[np.ndarray, np.ndarray] | None):
     """Clipped level sums of active pixels ``da`` (nints, G, rows, cols) of one amp, in numpy.
 
@@ -70,4 +86,4 @@ def active_sums(d: np.ndarray, y0: int, y1: int, x0: int, x1: int, side: tuple[n
     return raw_sum, res_sum, n_kept, side_cm if side is not None else None, hist
 
 
-__all__ = ["active_sums", "active_sums_numpy", "keep_pixels"]
+__all__ = ["active_sums", "active_sums_numpy", "keep_pixels", "set_levels"]

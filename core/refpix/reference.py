@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.refpix.amps import AmpGeom
 from core.refpix.kernel import pair_hist
-from core.refpix.levels import keep_pixels
+from core.refpix.levels import set_levels
 from core.refpix.numerics import detrend, median, resid_ss
 from core.refpix.params import HIST_MAX_DN
 from core.refpix.stripes import StripeSums
@@ -45,20 +45,6 @@ def _reference_white(a: AmpGeom, acc: StripeSums, col_sets: list[tuple]) -> np.n
         for _, raw, _, cols in col_sets:
             h += pair_hist(raw, 0, raw.shape[2], 0, cols.size, HIST_MAX_DN)
     return h
-
-
-def _set_levels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(level (nints, G), drift (nints, G), kept pixel counts (nints,)) of one pixel set."""
-    nints, G = raw.shape[:2]
-    r3 = raw.reshape(nints, G, -1)
-    resid = detrend(r3)
-    keep = keep_pixels(resid, nan=bool(np.isnan(r3).any()))
-    nk = keep.sum(axis=1)
-    kf = keep[:, None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lev = np.where(kf, r3, 0.0).sum(axis=2, dtype=np.float64) / nk[:, None]
-        dr = np.where(kf, resid, 0.0).sum(axis=2, dtype=np.float64) / nk[:, None]
-    return lev, dr, nk
 
 
 def _combined_reference(levels: dict, amp: int, row_sets: list[tuple], col_sets: list[tuple]) -> str | None:
@@ -140,7 +126,7 @@ def reference_pass(acc: StripeSums, amps: list[AmpGeom]) -> tuple[dict, dict, di
         col_sets = _col_sets(a, acc)
         white[a.index] = {"ref": _reference_white(a, acc, col_sets), "active": acc.hist_act[a.index]}
         for kind, raw, _ridx, _cols in row_sets + col_sets:
-            levels[(a.index, kind)] = _set_levels(raw)
+            levels[(a.index, kind)] = set_levels(raw)
         ref_source[a.index] = _combined_reference(levels, a.index, row_sets, col_sets)
         levels[(a.index, "active")] = _active_level(acc, a.index)
         pix[a.index] = []

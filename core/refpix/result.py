@@ -33,6 +33,11 @@ class RefPixResult:
     trends: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     frame_time: float = 0.0
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
+    # per exposure: noise, z and flag of every reference pixel flagged in at least one exposure,
+    # and one row per such pixel: in how many / which exposures (core.refpix.overtime)
+    exposure_flags: pd.DataFrame = field(default_factory=pd.DataFrame)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def unstable(self) -> pd.DataFrame:
@@ -41,16 +46,25 @@ class RefPixResult:
         return self.pixels[self.pixels["unstable"]].reset_index(drop=True)
 
     def summary(self) -> dict:
-        keys = ("x0", "x1", "output", "ref_active_white_ratio", "instability", "drift_correlation")
+        """Per amp: ``instability`` (DN per read: against adjacent active pixels, zero when the
+        reference pixels are as stable as the active ones) and its error; ``frame_residual`` (the
+        per-frame residual a whole-frame reference-row correction leaves, 1/f included) and its
+        1/f share; white ratio, drift correlation; unstable pixel counts."""
+        ints = ("x0", "x1", "output", "unstable_pixels_any_exposure", "unstable_pixels_persistent")
+        floats = ("ref_active_white_ratio", "instability", "instability_err", "instability_rows",
+                  "instability_rows_err", "instability_columns", "instability_columns_err", "instability_floor",
+                  "instability_1f", "frame_residual", "frame_residual_floor", "frame_residual_1f_share",
+                  "drift_correlation")
         amps = []
         for s in self.amp_stats:
-            row = {k: s[k] for k in keys}
-            for k in ("x0", "x1", "output"):
-                row[k] = int(row[k])
-            for k in keys[3:]:
-                row[k] = finite_or_none(row[k])
+            row = {k: int(s[k]) for k in ints}
+            row.update({k: finite_or_none(s[k]) for k in floats})
+            row["instability_source"] = s["instability_source"]
             amps.append(row)
-        return {"amps": amps, "unstable_pixels": int(len(self.unstable))}
+        hist = self.history
+        return {"amps": amps, "unstable_pixels": int(len(self.unstable)),
+                "unstable_pixels_any_exposure": int(len(hist)),
+                "unstable_pixels_persistent": int(hist["persistent"].sum()) if len(hist) else 0, "dq": self.dq}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {
@@ -58,6 +72,8 @@ class RefPixResult:
             "refpix_levels": self.levels,
             "refpix_drifts": self.drifts,
             "refpix_unstable_pixels": self.unstable,
+            "refpix_unstable_over_time": self.history,
+            "refpix_unstable_per_exposure": self.exposure_flags,
             "refpix_pixel_noise": self.pixels,
             "refpix_trends": self.trends,
             "refpix_files": self.files,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from core.refpix.amps import AmpGeom, read_order
 from core.refpix.kernel import cross_hist
 from core.refpix.levels import active_sums
 from core.refpix.numerics import pair_index
-from core.refpix.params import HIST_MAX_DN, STRIPE_BUDGET_BYTES
+from core.refpix.params import ADJ_BLOCKS, HIST_MAX_DN, STRIPE_BUDGET_BYTES
 from core.runtime import pool
 
 
@@ -43,6 +43,13 @@ class StripeSums:
     act_n: dict  # amp -> (nints,) kept active pixels
     hist_act: dict  # amp -> histogram of |CDS pair differences| of the active pixels
     cross: tuple | None  # (hist of |e_k + e_j|, hist of |e_k - e_j|), simultaneous active pairs
+    # Active rows read next to each edge's reference rows, and active columns next to each side
+    # reference column, in ``ADJ_BLOCKS`` blocks as tall / wide as the reference edge, ordered by
+    # distance from it (:mod:`core.refpix.adjacent`): edge -> row indices, (amp, side) -> columns.
+    edge_rows: dict = field(default_factory=dict)
+    edge_raw: dict = field(default_factory=dict)  # edge -> (nints, G, rows, nx) float32
+    side_adj_cols: dict = field(default_factory=dict)
+    side_adj_raw: dict = field(default_factory=dict)  # (amp, side) -> (nints, G, nonref rows, cols) float32
 
     @property
     def ncds(self) -> int:
@@ -60,6 +67,25 @@ class CrossPlan:
     p1: int
 
 
+def _adjacent(ref: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Indices next to the reference indices ``ref`` (contiguous, at one end of ``allowed``), moving
+    away from them, in whole blocks of ``ref.size`` that stay inside ``allowed`` (at most
+    ADJ_BLOCKS blocks; empty when fewer than 2 fit: an adjacent block and one for the null)."""
+    if ref.size == 0:
+        return np.zeros(0, np.int64)
+    n, ok = ref.size, set(int(v) for v in allowed)
+    up = ref.max() + 1 + np.arange(n * ADJ_BLOCKS)
+    down = ref.min() - 1 - np.arange(n * ADJ_BLOCKS)
+    best = np.zeros(0, np.int64)
+    for cand in (up, down):
+        k = 0
+        while k < ADJ_BLOCKS and all(int(v) in ok for v in cand[k * n:(k + 1) * n]):
+            k += 1
+        if k >= 2 and k * n > best.size:
+            best = cand[:k * n].astype(np.int64)
+    return best
+
+
 def _allocate(layout: Layout, amps: list[AmpGeom], shape) -> StripeSums:
     nints, G, ny, nx = shape
     bottom, top = layout.reference_rows()
@@ -72,7 +98,15 @@ def _allocate(layout: Layout, amps: list[AmpGeom], shape) -> StripeSums:
     cross = None
     if layout.noutputs == 4 and G > 1:
         cross = (np.zeros(HIST_MAX_DN + 1, np.int64), np.zeros(HIST_MAX_DN + 1, np.int64))
+    edge_rows = {e: _adjacent(r, nonref) for e, r in (("bottom", bottom), ("top", top))}
+    edge_rows = {e: r for e, r in edge_rows.items() if r.size}
+    side_adj = {(a.index, s): _adjacent(cols, a.act_cols) for a in amps for s, cols in a.side.items()}
+    side_adj = {k: c for k, c in side_adj.items() if c.size}
     return StripeSums(
+        edge_rows=edge_rows,
+        edge_raw={e: np.empty((nints, G, r.size, nx), np.float32) for e, r in edge_rows.items()},
+        side_adj_cols=side_adj,
+        side_adj_raw={k: np.empty((nints, G, nonref.size, c.size), np.float32) for k, c in side_adj.items()},
         nints=nints, ngroups=G, bottom=bottom, top=top, refrow=refrow, nonref=nonref, nonref_pos=nonref_pos,
         bot_raw=np.empty((nints, G, bottom.size, nx), np.float32),
         top_raw=np.empty((nints, G, top.size, nx), np.float32),
@@ -113,7 +147,9 @@ def _stripe_rows(shape) -> int:
 
 
 def _keep_reference_rows(acc: StripeSums, d: np.ndarray, y0: int, y1: int) -> None:
-    for arr, idx in ((acc.bot_raw, acc.bottom), (acc.top_raw, acc.top)):
+    pairs = [(acc.bot_raw, acc.bottom), (acc.top_raw, acc.top)]
+    pairs += [(acc.edge_raw[e], r) for e, r in acc.edge_rows.items()]
+    for arr, idx in pairs:
         sel = np.flatnonzero((idx >= y0) & (idx < y1))
         if sel.size:
             arr[:, :, sel] = d[:, :, idx[sel] - y0]
@@ -160,6 +196,9 @@ def _add_stripe(acc: StripeSums, amps: list[AmpGeom], d: np.ndarray, y0: int, y1
     for a in amps:
         for s, cols in a.side.items():
             acc.side_raw[(a.index, s)][:, :, pos] = d[:, :, ya:yb][..., cols]
+            adj = acc.side_adj_cols.get((a.index, s))
+            if adj is not None:
+                acc.side_adj_raw[(a.index, s)][:, :, pos] = d[:, :, ya:yb][..., adj]
     _active_stripe(acc, amps, d, ya, yb, pos, side_cols, scratch, plan)
 
 

@@ -5,5 +5,6 @@
 """
 
 from core.render.maps import MAX_MAP_PIXELS, amp_bar_chart, block_bin, histogram_chart, map_png
+from core.render.style import styled
 
-__all__ = ["MAX_MAP_PIXELS", "amp_bar_chart", "block_bin", "histogram_chart", "map_png"]
+__all__ = ["MAX_MAP_PIXELS", "amp_bar_chart", "block_bin", "histogram_chart", "map_png", "styled"]

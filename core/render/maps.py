@@ -101,15 +101,22 @@ def map_png(
 
 
 def histogram_chart(hist: pd.DataFrame, x_title: str, title: str = "") -> alt.Chart:
-    """Per-amp step histograms (one panel per amp), one colour per map when several are overlaid."""
+    """Per-amp step histograms (one panel per amp), one colour per map when several are overlaid;
+    the y axis symlog with every decade labelled (1, 10, 100, 1k, ...); the last bin holds every
+    pixel above its start (the x title says from where)."""
     hist = hist.assign(bin_mid=0.5 * (hist["bin_start"] + hist["bin_end"]))
     color = alt.Color("map:N", title=None) if hist["map"].nunique() > 1 else alt.value("#4c78a8")
     top = float(hist["count"].max()) if len(hist) else 1.0
     ticks = [0] + [10**k for k in range(0, int(np.log10(max(top, 1.0))) + 1)]  # every decade labelled
+    if len(hist) and "overflow" in hist:
+        x_title = f"{x_title}; last bin: all above {float(hist['bin_start'].max()):.3g}"
+    # Vega formats the ticks of a symlog axis with one SI prefix for all ("0k"): label each itself
+    label = "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M' : datum.value >= 1e3 ? " \
+            "format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')"
     base = alt.Chart(hist).mark_line(interpolate="step-after").encode(
         x=alt.X("bin_mid:Q", title=x_title, scale=alt.Scale(zero=False, nice=False)),
         y=alt.Y("count:Q", title="pixels per bin (symlog)", scale=alt.Scale(type="symlog"),
-                axis=alt.Axis(values=ticks, format="~s")),
+                axis=alt.Axis(values=ticks, labelExpr=label)),
         color=color,
         tooltip=["map", "amp", alt.Tooltip("bin_start:Q", format=".2f"), alt.Tooltip("bin_end:Q", format=".2f"), "count"],
     ).properties(width=200, height=150)

@@ -12,9 +12,11 @@ import io
 import numpy as np
 import pandas as pd
 
+from core.units import CDS, factor, unit
+
 FREQ_TITLE = "Frequency (Hz)"
 PSD_TITLE = "Power spectral density (DN²/Hz, one-sided)"
-RMS_TITLE = "Noise (DN rms in a CDS frame)"
+RMS_TITLE = "Noise (DN rms in a CDS frame)"  # the spectra's convention (CDS frames)
 
 
 def amp_label(a: dict) -> str:
@@ -108,32 +110,45 @@ def cross_spectrum_chart(result, width: int = 560, height: int = 320):
     )
 
 
-def components_frame(result) -> pd.DataFrame:
+def components_frame(result, convention: str = CDS) -> pd.DataFrame:
+    """One row per amp and component, in DN rms in ``convention``; ``detected`` False (and the bar at
+    its upper limit, hatched in the chart) where a 1/f component is not detected."""
+    f = factor(CDS, convention)
+    det = result.detection()
     rows = []
-    for a in result.amps:
+    one_output = len(result.amps) == 1
+    for a, d in zip(result.amps, det["amps"]):
         lab = f"amp {a['amp']} (out {a['output']})"
-        for comp, val in (("white", a["white"]), ("per-output 1/f", a["uncorrelated"]),
-                          ("correlated 1/f", result.correlated), ("quadrature sum", a["quadrature_sum"]),
-                          ("total measured", a["total"])):
-            rows.append({"amp": lab, "amp_index": a["amp"], "component": comp, "dn_rms": float(val)})
+        comps = [("white", a["white"], None), ("per-output 1/f", a["uncorrelated"], d["upper_limit"])]
+        if not one_output:
+            comps.append(("correlated 1/f", result.correlated, det["correlated"]["upper_limit"]))
+        comps += [("quadrature sum", a["quadrature_sum"], None), ("total measured", a["total"], None)]
+        for comp, val, limit in comps:
+            rows.append({"amp": lab, "amp_index": a["amp"], "component": comp,
+                         "dn_rms": f * float(val if limit is None else limit), "detected": limit is None})
     return pd.DataFrame(rows)
 
 
-def components_chart(result, width: int = 520, height: int = 300):
-    """Grouped bars per amp: white, per-output 1/f, correlated 1/f, their quadrature sum, total."""
+def components_chart(result, width: int = 520, height: int = 300, convention: str = CDS):
+    """Grouped bars per amp: white, per-output 1/f, correlated 1/f, their quadrature sum, total, in
+    DN rms in ``convention``; an undetected component is a faint bar at its upper limit."""
     import altair as alt
 
-    df = components_frame(result)
+    df = components_frame(result, convention)
     order = ["white", "per-output 1/f", "correlated 1/f", "quadrature sum", "total measured"]
+    title = f"Noise [{unit(convention, 'DN rms')}]"
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("amp:N", title="Amplifier (science column order)", sort=alt.SortField("amp_index")),
         xOffset=alt.XOffset("component:N", sort=order),
-        y=alt.Y("dn_rms:Q", title=RMS_TITLE),
+        y=alt.Y("dn_rms:Q", title=title),
         color=alt.Color("component:N", sort=order, title="Component"),
+        opacity=alt.condition(alt.datum.detected, alt.value(1.0), alt.value(0.3)),
         tooltip=[alt.Tooltip("amp:N"), alt.Tooltip("component:N"),
-                 alt.Tooltip("dn_rms:Q", title="DN rms (CDS)", format=".3f")],
-    ).properties(width=width, height=height,
-                 title=f"{result.detector}: noise components per amp (DN rms in a CDS frame)")
+                 alt.Tooltip("dn_rms:Q", title=title, format=".3f"),
+                 alt.Tooltip("detected:N", title="detected (else: upper limit)")],
+    ).properties(width=width, height=height, title=alt.TitleParams(
+        f"{result.detector}: noise components per amp [{unit(convention, 'DN rms')}]",
+        subtitle="faint bar: not detected, drawn at its upper limit", anchor="start", offset=8))
 
 
 def side_correction_chart(result, columns: int = 2, width: int = 320, height: int = 200):

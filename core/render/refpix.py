@@ -2,8 +2,9 @@
 
 Every builder returns an ``alt.Chart`` (or a compound chart) ready for ``st.altair_chart`` or
 ``chart.to_html()``.  Units: a *level* or *drift* is the mean of the pixels in one frame (one read,
-DN); a *change* is the difference of two consecutive frames (one CDS frame, DN); instability is in
-DN per read (CDS rms / sqrt 2).  Charts hold at most ``MAX_ROWS`` rows: longer series are thinned
+DN); a *change* is the difference of two consecutive frames (one CDS frame, DN); instability
+(against the adjacent active pixels) and the whole-frame residual are in DN per read.  Charts hold
+at most ``MAX_ROWS`` rows: longer series are thinned
 to every k-th frame and the title says so.
 """
 
@@ -150,16 +151,33 @@ def trends_chart(result, width: int = 560, height: int = 170) -> alt.Chart:
         ).properties(width=width, height=height, title="Reference offset per exposure"))
     ins = df.dropna(subset=["instability"])
     if not ins.empty:
+        ins = ins.assign(lo=ins["instability"] - ins["instability_err"].fillna(0),
+                         hi=ins["instability"] + ins["instability_err"].fillna(0))
         line = alt.Chart(ins).mark_line(point=True).encode(
-            x=x, y=alt.Y("instability:Q", title="Instability (DN, per read = CDS rms / √2)"),
+            x=x, y=alt.Y("instability:Q", title="Instability vs adjacent active (DN per read)"),
             color=color, tooltip=tip + [alt.Tooltip("instability:Q", format=".3f"),
-                                        alt.Tooltip("instability_floor:Q", format=".3f")],
+                                        alt.Tooltip("instability_err:Q", format=".3f"),
+                                        alt.Tooltip("instability_floor:Q", format=".3f"),
+                                        alt.Tooltip("frame_residual:Q", format=".3f"),
+                                        alt.Tooltip("frame_residual_1f_share:Q", format=".2f")],
         )
-        floor = alt.Chart(ins.dropna(subset=["instability_floor"])).mark_line(strokeDash=[4, 3], opacity=0.6).encode(
-            x=x, y="instability_floor:Q", color=color, detail="amp_label:N")
+        bars = alt.Chart(ins).mark_rule(opacity=0.6).encode(x=x, y="lo:Q", y2="hi:Q", color=color)
+        zero = alt.Chart(pd.DataFrame({"v": [0.0]})).mark_rule(color="gray", strokeDash=[2, 2]).encode(y="v:Q")
+        charts.append((line + bars + zero).properties(
+            width=width, height=height,
+            title="Reference instability per exposure (bars: ±1 error; 0 = as stable as the active pixels)"))
+    res = df.dropna(subset=["frame_residual"]) if "frame_residual" in df else df.iloc[0:0]
+    if not res.empty:
+        line = alt.Chart(res).mark_line(point=True).encode(
+            x=x, y=alt.Y("frame_residual:Q", title="Whole-frame residual (DN per read)"),
+            color=color, tooltip=tip + [alt.Tooltip("frame_residual:Q", format=".3f"),
+                                        alt.Tooltip("frame_residual_floor:Q", format=".3f"),
+                                        alt.Tooltip("frame_residual_1f_share:Q", format=".2f")])
+        floor = alt.Chart(res.dropna(subset=["frame_residual_floor"])).mark_line(
+            strokeDash=[4, 3], opacity=0.6).encode(x=x, y="frame_residual_floor:Q", color=color, detail="amp_label:N")
         charts.append((line + floor).properties(
             width=width, height=height,
-            title="Reference instability per exposure (dashed: pixel-noise floor)"))
+            title="Residual a whole-frame reference-row correction leaves, 1/f included (dashed: white floor)"))
     if not charts:
         return _empty("No reference pixels: no offsets or instability to plot.")
     return alt.vconcat(*charts).resolve_scale(color="shared")
@@ -192,4 +210,38 @@ def pixel_noise_chart(result, width: int = 560, height: int = 180) -> alt.Chart:
                                     title=f"Reference pixel noise: {n} flagged above z = {result.params.flag_sigma:g}")
 
 
-__all__ = ["drift_scatter", "levels_chart", "pixel_noise_chart", "trends_chart"]
+MAX_HISTORY_PIXELS = 60
+
+
+def unstable_history_chart(result, width: int = 560) -> alt.Chart:
+    """Reference pixels flagged in any exposure (rows, most often flagged first, at most
+    ``MAX_HISTORY_PIXELS``) x exposures by start time (columns): colour = robust z-score of the
+    pixel's CDS noise in that exposure, ⚑ = flagged there."""
+    fl, hist = getattr(result, "exposure_flags", None), getattr(result, "history", None)
+    if fl is None or hist is None or hist.empty:
+        return _empty("No reference pixel flagged in any exposure.")
+    top = hist.head(MAX_HISTORY_PIXELS)
+    keys = {(int(r.y), int(r.x)): f"amp {int(r.amp)} ({int(r.y)}, {int(r.x)}) {r.kind} {r.edge}: "
+            f"{int(r.n_flagged)}/{int(r.n_exposures)}" for r in top.itertuples()}
+    df = fl[[(int(y), int(x)) in keys for y, x in zip(fl["y"], fl["x"])]].copy()
+    df["pixel"] = [keys[(int(y), int(x))] for y, x in zip(df["y"], df["x"])]
+    order = df[["file", "expstart"]].drop_duplicates().sort_values(["expstart", "file"], na_position="last")
+    df["mark"] = np.where(df["unstable"], "⚑", "")
+    df["z"] = df["robust_z"].clip(-5, 30)
+    title = "Reference pixels flagged in any exposure: robust z per exposure (⚑ flagged)"
+    if len(hist) > len(top):
+        title += f" (the {len(top)} most often flagged of {len(hist)})"
+    base = alt.Chart(df).encode(
+        x=alt.X("file:N", title="Exposure (by EXPSTART)", sort=list(order["file"]), axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("pixel:N", title="Pixel: amp (y, x) kind edge: flagged/measured", sort=list(keys.values())),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("z:Q", title="robust z (clipped -5..30)", scale=alt.Scale(scheme="orangered")),
+        tooltip=["file:N", alt.Tooltip("expstart:Q", format=".4f"), "pixel:N",
+                 alt.Tooltip("robust_z:Q", format=".1f"), alt.Tooltip("noise_cds:Q", format=".2f", title="noise (DN, CDS)"),
+                 "unstable:N"])
+    text = base.mark_text(fontSize=11).encode(text="mark:N")
+    return (rect + text).properties(width=width, height=alt.Step(16), title=title)
+
+
+__all__ = ["drift_scatter", "levels_chart", "pixel_noise_chart", "trends_chart", "unstable_history_chart"]

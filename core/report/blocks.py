@@ -99,7 +99,9 @@ class Builder:
     def chart(self, sec: Section, chart, caption: str = "") -> None:
         if chart is None:
             return
-        spec = _compact(chart.to_dict())
+        from core.render.style import styled
+
+        spec = _compact(styled(chart).to_dict())
         cid = f"chart-{len(self.charts) + 1}"
         title = spec.get("title")
         title = title.get("text") if isinstance(title, dict) else title

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.pipeline.run import AnalysisOptions, GroupResult, run_analysis, write_group_products
 from core.report.blocks import Builder, Section
-from core.report.config import load_run_config, run_config_yaml
+from core.report.config import load_run_config, run_config_yaml, run_configs
 from core.report.html import render_html
 from core.report.pdf import render_pdf
 from core.report.provenance import file_provenance, sha256_file, software_versions
@@ -44,7 +44,8 @@ class Report:
     opts: AnalysisOptions
     rejected: list[dict]
     provenance: dict
-    run_yaml: str
+    run_yaml: str  # the first of run_yamls (the only one unless the results' parameters differ)
+    run_yamls: dict = field(default_factory=dict)  # file name -> run.yaml text, one per parameter set
     _pdf: bytes | None = field(default=None, repr=False)
 
     @property
@@ -67,7 +68,8 @@ class Report:
             summary["provenance"] = self.provenance
             z.writestr("report.html", self.html)
             z.writestr("report.pdf", self.pdf_bytes())
-            z.writestr("run.yaml", self.run_yaml)
+            for name, text in (self.run_yamls or {"run.yaml": self.run_yaml}).items():
+                z.writestr(name, text)
             z.writestr("summary.json", json.dumps(json_safe(summary), indent=1, default=str))
             for p in sorted(tmp.rglob("*")):
                 if p.is_file():
@@ -93,10 +95,10 @@ def build_report(group_results: list[GroupResult], opts: AnalysisOptions, reject
 
     provenance = {"created_utc": created, "versions": versions,
                   "files": json.loads(files.to_json(orient="records")), "title": title}
-    all_paths = [f.path for r in results for f in r.group.files]
-    run_yaml = run_config_yaml(all_paths, opts, data_root)
+    run_yamls = run_configs(results, opts, data_root)
     html = render_html(title, created, b.sections, b.charts)
-    return Report(title, html, b.sections, b.charts, created, results, opts, rejected, provenance, run_yaml)
+    return Report(title, html, b.sections, b.charts, created, results, opts, rejected, provenance,
+                  next(iter(run_yamls.values())), run_yamls)
 
 
 def write_report(paths, out_dir, opts: AnalysisOptions, progress: Progress | None = None, store=None,

@@ -27,6 +27,34 @@ def section_params_effective(opts: AnalysisOptions) -> dict:
     return out
 
 
+def options_of(result, opts: AnalysisOptions) -> AnalysisOptions:
+    """The options that made one detector group's results (:class:`core.pipeline.run.GroupResult`):
+    each result's own parameters, ``opts``' where the group has no result of that kind."""
+    from dataclasses import replace
+
+    rn = result.readnoise.params if getattr(result.readnoise, "params", None) is not None else opts.readnoise
+    params = dict(opts.section_params)
+    for name, r in result.sections.items():
+        if getattr(r, "params", None) is not None:
+            params[name] = r.params
+    return replace(opts, readnoise=rn, section_params=params)
+
+
+def run_configs(results, opts: AnalysisOptions, data_root=None) -> dict[str, str]:
+    """One ``run.yaml`` per parameter set among ``results``: {"run.yaml": text} when every group was
+    computed with the same parameters, else {"run-1.yaml": ..., "run-2.yaml": ...} each with its
+    own groups' files, so that every result of a mixed report can be reproduced."""
+    sets: dict[str, tuple[AnalysisOptions, list]] = {}
+    for res in results:
+        o = options_of(res, opts)
+        key = repr((asdict(o.readnoise), sorted((k, repr(v)) for k, v in section_params_effective(o).items())))
+        sets.setdefault(key, (o, []))[1].extend(f.path for f in res.group.files)
+    if len(sets) <= 1:
+        o, files = next(iter(sets.values()), (opts, []))
+        return {"run.yaml": run_config_yaml(files, o, data_root)}
+    return {f"run-{i}.yaml": run_config_yaml(files, o, data_root) for i, (o, files) in enumerate(sets.values(), 1)}
+
+
 def run_config_yaml(files, opts: AnalysisOptions, data_root=None) -> str:
     """A ``run.yaml`` that reproduces this run: parameters (defaults filled in) and the file list.
 

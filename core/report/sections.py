@@ -44,7 +44,10 @@ def _readnoise_parameter_rows(results: Sequence[GroupResult]) -> list[dict]:
                      **{title: getattr(rn.params, k) for k, title in READNOISE_COLUMNS.items()},
                      "readout": f"{f0.readpatt} (NFRAMES {f0.nframes or 1}, GROUPGAP {f0.groupgap or 0})",
                      "processing": f0.processing,
-                     "DQ flags": "none in the files" if not dq else ("used" if dq.get("used") else "not used")})
+                     "samples per pixel": rn.samples_per_pixel,
+                     "DQ flags": "none in the files" if not dq else (
+                         f"left out: GROUPDQ {dq.get('groupdq_flags', '?')}" if dq.get("used")
+                         else "present, not used (jwst_reffiles)")})
     return rows
 
 
@@ -123,7 +126,8 @@ def _provenance_section(b: Builder, files: pd.DataFrame, versions: dict, created
 
 
 def _overview_section(b: Builder, results: Sequence[GroupResult]) -> None:
-    from core.pipeline.overview import METRICS, overview_rows
+    from core.pipeline.overview import METRICS, metric_title, overview_rows
+    from core.units import CDS
 
     s = b.section("overview")
     frames = []
@@ -135,11 +139,13 @@ def _overview_section(b: Builder, results: Sequence[GroupResult]) -> None:
     if long.empty:
         s.blocks.append(Block("warn", text="Nothing was computed."))
     else:
-        wide = long.pivot(index=["detector", "amp", "output", "x0", "x1"], columns="metric", values="value")
+        long["shown"] = [v if not np.isfinite(u) else f"not detected (< {u:.2g} DN)"
+                         for v, u in zip(long["value"], long["upper_limit"].astype(float))]
+        wide = long.pivot_table(index=["detector", "amp", "output", "x0", "x1"], columns="metric", values="shown",
+                                aggfunc="first", dropna=False)
         wide = wide.reindex(columns=[m for m in METRICS if m in wide.columns]).reset_index()
         wide.insert(4, "columns", [amp_columns(a, z) for a, z in zip(wide["x0"], wide["x1"])])
-        wide = wide.drop(columns=["x0", "x1"]).rename(columns={
-            m: f"{METRICS[m][0]} [{METRICS[m][1]}]" for m in METRICS})
+        wide = wide.drop(columns=["x0", "x1"]).rename(columns={m: metric_title(m, CDS) for m in METRICS})
         wide.columns.name = None
         s.blocks.append(table_block(wide, "Detector × amplifier grid of headline numbers (n/a: not computed or not "
                                      "measurable)"))
@@ -290,7 +296,9 @@ def _onef_section(b: Builder, results: Sequence[GroupResult]) -> None:
 
 
 def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
-    from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart
+    import altair as alt
+
+    from core.render.refpix import drift_scatter, levels_chart, pixel_noise_chart, trends_chart, unstable_history_chart
 
     s = b.section("refpix")
     s.blocks.append(Block("how", text=HOW_COMPUTED["refpix"]))
@@ -301,14 +309,22 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
             "output": amps["output"], "ref pixels": amps["ref_source"],
             "ref white (DN/read)": amps["ref_white_read"], "active white (DN/read)": amps["active_white_read"],
             "ref/active white": amps["ref_active_white_ratio"], "instability (DN/read)": amps["instability"],
-            "floor (DN/read)": amps["instability_floor"], "excess over floor (DN/read)": amps["instability_excess"],
+            "± error (DN/read)": amps["instability_err"], "from": amps["instability_source"],
+            "white floor (DN/read)": amps["instability_floor"], "1/f between neighbours (DN/read)": amps["instability_1f"],
+            "side cols (DN/read)": amps["instability_columns"], "side cols ±": amps["instability_columns_err"],
+            "whole-frame residual (DN/read)": amps["frame_residual"], "its 1/f share": amps["frame_residual_1f_share"],
             "ref-active drift r": amps["drift_correlation"], "ref − active level (DN)": amps["ref_offset"],
-            "unstable pixels": amps["unstable_pixels"]})
+            "unstable pixels (pooled)": amps["unstable_pixels"],
+            "unstable in any exposure": amps["unstable_pixels_any_exposure"],
+            "in every exposure": amps["unstable_pixels_persistent"]})
         s.blocks.append(table_block(show, f"Per amplifier (flag threshold z = {r.params.flag_sigma:g})"))
+        s.blocks.append(Block("p", text=CHART_HELP["instability"]))
         b.chart(s, levels_chart(r), CHART_HELP["levels"])
         b.chart(s, drift_scatter(r), CHART_HELP["scatter"])
         b.chart(s, trends_chart(r), CHART_HELP["trends"])
-        b.chart(s, pixel_noise_chart(r), CHART_HELP["pixels"])
+        # One figure: the pooled z-score distribution, then the flagged pixels exposure by exposure.
+        b.chart(s, alt.vconcat(pixel_noise_chart(r), unstable_history_chart(r)),
+                CHART_HELP["pixels"] + " Below: " + CHART_HELP["history"])
         un = r.unstable
         s.blocks.append(Block("p", text=f"{len(un)} unstable reference pixel(s)."))
         if len(un):
@@ -318,6 +334,18 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
                                                             "group_median_cds": "group median (DN, CDS)",
                                                             "robust_z": "robust z"}),
                                    "Unstable reference pixels (science coordinates)", max_rows=MAX_ROWS_HTML))
+        hist = r.history
+        s.blocks.append(Block("p", text=f"{len(hist)} reference pixel(s) flagged in at least one of "
+                                        f"{len(r.files)} exposure(s), {int(hist['persistent'].sum()) if len(hist) else 0} "
+                                        "of them in every exposure."))
+        if len(hist):
+            cols = ["y", "x", "amp", "output", "kind", "edge", "n_flagged", "n_exposures", "persistent",
+                    "flagged_expstart", "z_median_flagged", "z_median_unflagged", "noise_cds_median_flagged",
+                    "noise_cds_median_unflagged"]
+            s.blocks.append(table_block(hist[cols].rename(columns={
+                "flagged_expstart": "flagged in (EXPSTART, MJD)", "noise_cds_median_flagged": "noise flagged (DN, CDS)",
+                "noise_cds_median_unflagged": "noise not flagged (DN, CDS)"}),
+                "Unstable reference pixels over time (science coordinates)", max_rows=MAX_ROWS_HTML))
 
 
 def _noisebudget_section(b: Builder, results: Sequence[GroupResult]) -> None:

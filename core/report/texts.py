@@ -51,11 +51,24 @@ HOW_COMPUTED = {
     "refpix": (
         "Per file, integration and group: the mean of each pixel set (bottom/top reference rows split into even "
         "and odd detector columns, side reference columns where the amp has them, active pixels as a clipped "
-        "mean). Drifts remove each pixel's own straight-line ramp first. Instability = rms over CDS frames of "
-        "(active change − reference change) / √2, DN per read. The white-noise ratio uses differences of pixels "
-        "two columns apart in CDS frames (common-mode offsets and most 1/f cancel; the 1/f that leaks in is "
-        "measured between outputs and removed). The floor is √(σ_ref²/N_ref + σ_act²/N_act). Correlated and "
-        "per-output 1/f also raise the instability: reference rows sample 1/f only at the start and end of a frame."
+        "mean). Drifts remove each pixel's own straight-line ramp first. **Instability** (DN per read): per frame "
+        "and output, D = drift of the 4 active rows read just after the bottom (just before the top) reference rows "
+        "minus the drift of those reference rows, over the same columns; for the side reference columns the 4 active "
+        "columns beside them, same rows. Most 1/f cancels in D, but not all: for pink noise two adjacent block means "
+        "keep a difference that does not shrink with the block (~1.6 DN per read for 5 DN CDS of correlated 1/f). "
+        "The same difference between the next active blocks (N, no reference pixel, same geometry and timing) "
+        "carries the same 1/f, so I² = ⟨D²⟩ − ⟨N²⟩ − (w_D − w_N), where w are the white-noise floors of exactly "
+        "those pixels (σ_ref²/n_ref + σ_act²/n_act, σ_act²(1/n₁ + 1/n₂)); ⟨·⟩ averages frames and edges with the "
+        "factor G/(G−2) the per-pixel line fit takes. Its expectation is 0 when the reference pixels are as stable "
+        "as the active ones, whatever the 1/f; its error is the scatter of the per-frame values / √(nints (G−2)). "
+        "Shown as the signed root (negative: below the null) ± error; from the reference rows, the side columns "
+        "beside it. For readout patterns of NFRAMES > 1 it is per group (the group averages the offsets of its "
+        "reads). The **whole-frame residual** is the former figure: rms over CDS frames of (active change − "
+        "reference-row change) / √2, with floor √(σ_ref²/N_ref + σ_act²/N_act); its 1/f share = 1 − (floor² + "
+        "instability²) / residual². The white-noise ratio uses differences of pixels two columns apart in CDS "
+        "frames (common-mode offsets and most 1/f cancel; the 1/f that leaks in is measured between outputs and "
+        "removed). Unstable pixels are flagged (robust z of the noise above the threshold) pooled over exposures "
+        "and in each exposure alone; the history lists every pixel flagged in any exposure."
     ),
     "noisebudget": (
         "**Slope noise (DN/s)** for n = 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 75, 100, 150 … groups and NGROUPS: each "
@@ -81,9 +94,16 @@ HOW_COMPUTED = {
         "noise from the same covariance. Every integration is read once in row stripes."
     ),
     "overview": (
-        "Each cell is the per-amplifier headline number of a section: readnoise = median of the CDS noise map "
-        "over active pixels; white, correlated and per-amp 1/f from the cross-spectral split; instability and "
-        "ref/active white ratio from the reference-pixel section."
+        "Each cell is the per-amplifier headline number of a section. Readnoise, unbiased = the amp's median of "
+        "the CDS noise map over active pixels divided by the compatible estimator's expected bias for the samples "
+        "per pixel (Monte Carlo with the same clipping); readnoise, jwst_reffiles estimator = that median as "
+        "jwst_reffiles computes it (clipped ddof=0 std, biased low). White, correlated and per-amp 1/f from the "
+        "cross-spectral split; a 1/f component below 5% of the white noise, or whose slope the fit cannot pin "
+        "down, is 'not detected' with an upper limit (the larger of 5% of the white noise and the value plus 3 "
+        "errors). Instability and ref/active white ratio from the reference-pixel section (instability against "
+        "adjacent active pixels, with its error: a change is flagged when it exceeds both the threshold and 3 "
+        "errors); unstable ref pixels = reference pixels flagged in any exposure of the group. Noise figures per "
+        "CDS frame or per read (CDS / √2) as chosen; deviations in % do not depend on it."
     ),
     "provenance": (
         "SHA-256 of every input file, read in 1 MiB chunks; start time from DATE-OBS/TIME-OBS (UTC) or EXPSTART "
@@ -101,9 +121,18 @@ CHART_HELP = {
     "scatter": "Reference vs active drift of every frame; r is the Pearson correlation over all "
                "frames and files. Shared 1/f or bias drifts correlate them; reference instability "
                "moves only the reference drift.",
-    "trends": "Per exposure: reference minus active mean level (DN) and instability = rms over CDS "
-              "frames of (active change - reference change) / sqrt(2), DN per read; dashed: the "
-              "floor expected from pixel white noise alone. 1/f noise also lifts the instability.",
+    "trends": "Per exposure: reference minus active mean level (DN); instability against the adjacent active "
+              "pixels (DN per read, ±1 error; 0 = as stable as the active pixels); the whole-frame residual "
+              "(rms over CDS frames of (active change - reference change) / sqrt(2), DN per read, 1/f "
+              "included; dashed: its white floor).",
+    "instability": "Instability is the signed root of a variance estimate (negative: below the null of active "
+                   "neighbours) ± its statistical error; it differs from zero only beyond ~3 errors. The white "
+                   "floor and the 1/f between active neighbours are what the null takes out. The whole-frame "
+                   "residual's 1/f share is the part of it that is neither white floor nor instability.",
+    "history": "Each row a reference pixel flagged in at least one exposure (flagged/measured exposures); each "
+               "column an exposure by start time; colour = robust z of its CDS noise in that exposure, ⚑ = "
+               "flagged there. A pixel flagged in every exposure is persistent; one flagged in some has noise "
+               "that comes and goes (see its median z when not flagged in the table).",
     "noisebudget_effective": "Slope noise against the number of groups, per amp (log-log). Measured: robust "
                              "sigma over active pixels of pair-difference slopes / √2; predicted: the measured "
                              "covariance of group values through the same fit; white only: the same per-pixel "

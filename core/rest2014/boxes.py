@@ -56,7 +56,7 @@ import numpy as np
 from core.errors import InputError, ParameterError
 from core.io.geometry import Layout
 from core.io.inventory import check_ramps
-from core.io.ramps import Ramp, stripe_rows_for
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, check_groupdq_mask, dq_note, dq_use, stripe_rows_for
 from core.rest2014 import kernel as boxclip
 from core.rest2014.grid import BoxGrid, band_used, box_grid
 
@@ -84,8 +84,10 @@ class Rest2014Params:
     refpix_correct: bool = False
     clip_sigma: float = 3.0
     max_iters: int = 10
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK  # GROUPDQ bits whose samples are left out (core.io.ramps)
 
     def validate(self) -> Rest2014Params:
+        check_groupdq_mask(self.groupdq_mask)
         box = self.box
         if isinstance(box, bool) or not isinstance(box, (int, np.integer)):
             raise ParameterError(f"box must be a whole number of pixels, not {box!r}")
@@ -256,6 +258,8 @@ class Rest2014Result:
     params: Rest2014Params = field(default_factory=Rest2014Params)
     gain: float | None = None
     box_values: np.ndarray | None = None
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {
@@ -266,6 +270,8 @@ class Rest2014Result:
                  "median": float(a["median"]), "error": float(a["error"])}
                 for a in self.amps
             ],
+            "dq": self.dq,
+            "notes": list(self.notes),
         }
 
     def tables(self) -> dict:
@@ -377,10 +383,11 @@ def _read_jobs(ramp: Ramp, grid: BoxGrid):
             yield y0, y1, g0, min(ngroups, g0 + gstep)
 
 
-def _stripe_reads(paths, layout: Layout, grid: BoxGrid, refpix_correct: bool):
+def _stripe_reads(paths, layout: Layout, grid: BoxGrid, params: Rest2014Params, dq: dict):
     """Every read of every file, in order: (file index, (nints, ngroups), (y0, y1, g0, g1), data,
-    reference means or None).  The reference means (``refpix_correct``) come with the first read
-    of each file.
+    reference means or None).  The reference means (``params.refpix_correct``) come with the first
+    read of each file.  ``dq`` collects the samples the DQ flags left out ("columns", "has_dq") as
+    each file is closed.
 
     Reading and converting a stripe takes about a third of the run; the next read runs in a
     background thread while the caller clips this one (so two stripes are in memory at a time).
@@ -388,15 +395,18 @@ def _stripe_reads(paths, layout: Layout, grid: BoxGrid, refpix_correct: bool):
 
     def jobs():
         for fi, path in enumerate(paths):
-            with Ramp(path) as ramp:
+            with Ramp(path, groupdq_mask=params.groupdq_mask) as ramp:
                 first = True
                 for job in _read_jobs(ramp, grid):
                     yield fi, ramp, job, first
                     first = False
+                # every read of this file is done (the caller takes each result before advancing)
+                dq["columns"] = dq["columns"] + ramp.dq_masked_columns
+                dq["has_dq"] = dq["has_dq"] or ramp.has_dq
 
     def read(fi, ramp, job, first):
         y0, y1, g0, g1 = job
-        ref = _reference_means(ramp, layout) if (first and refpix_correct) else None
+        ref = _reference_means(ramp, layout) if (first and params.refpix_correct) else None
         data, _ = ramp.read_stripe(y0, y1, slice(g0, g1))
         return fi, (ramp.nints, ramp.ngroups), job, data, ref
 
@@ -452,7 +462,9 @@ def analyze_rest2014(
     grid = box_grid(layout, int(params.box))
     ny, nx = layout.ny, layout.nx
     skip = _skip_mask(layout, bad_pixel_mask)
-    box_values = _box_values(paths, layout, grid, skip, params, progress)  # (ndiffs, nboxes), CDS DN
+    dq_counts = {"columns": np.zeros(nx, np.int64), "has_dq": False}
+    box_values = _box_values(paths, layout, grid, skip, params, progress, dq_counts)  # (ndiffs, nboxes), CDS DN
+    dq = dq_use(dq_counts["columns"], layout, params.groupdq_mask, dq_counts["has_dq"])
 
     agg = clip_boxes(box_values.T, None, params.clip_sigma, params.max_iters)
     sqrt2 = math.sqrt(2.0)
@@ -473,7 +485,8 @@ def analyze_rest2014(
     return Rest2014Result(
         box_map=box_map, boxes=boxes, amps=amp_rows, box=grid.box, units=UNITS_DN,
         detector=layout.detector, shape=tuple(shape), files=[p.name for p in paths],
-        n_diffs=int(box_values.shape[0]), params=params, box_values=box_values,
+        n_diffs=int(box_values.shape[0]), params=params, box_values=box_values, dq=dq,
+        notes=[dq_note(dq)] if dq is not None else [],
     )
 
 
@@ -491,9 +504,10 @@ def _skip_mask(layout: Layout, bad_pixel_mask: np.ndarray | None) -> np.ndarray:
 
 
 def _box_values(paths: list[Path], layout: Layout, grid: BoxGrid, skip: np.ndarray, params: Rest2014Params,
-                progress: Callable[[float, str], None] | None) -> np.ndarray:
+                progress: Callable[[float, str], None] | None, dq: dict) -> np.ndarray:
     """(ndiffs, nboxes) accepted CDS box values (NaN where rejected) of every consecutive group
-    difference of every integration of every file, in that order."""
+    difference of every integration of every file, in that order; ``dq`` collects the DQ-flagged
+    samples left out (see :func:`_stripe_reads`)."""
     ny, nx = layout.ny, layout.nx
     amp_of_col = np.empty(nx, int)
     for a in layout.amps():
@@ -501,7 +515,7 @@ def _box_values(paths: list[Path], layout: Layout, grid: BoxGrid, skip: np.ndarr
     per_diff = []  # (nboxes,) accepted CDS box values per difference
     nfiles = len(paths)
     cur, vals, ref = -1, None, None
-    with closing(_stripe_reads(paths, layout, grid, params.refpix_correct)) as reads:
+    with closing(_stripe_reads(paths, layout, grid, params, dq)) as reads:
         for fi, (nints, ngroups), (y0, y1, g0, g1), data, file_ref in reads:
             if fi != cur:  # the first read of a file
                 if vals is not None:
