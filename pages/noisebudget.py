@@ -30,9 +30,9 @@ st.write(f"{len(result.files)} file(s), {result.n_integrations} integration(s), 
          f"TGROUP {result.tgroup:.4g} s.")
 
 st.subheader("Slope noise against the number of groups")
-st.altair_chart(effective_chart(result), width="stretch")
+ui.chart(effective_chart(result))
 st.caption(CHART_HELP["noisebudget_effective"])
-st.altair_chart(ratio_chart(result), width="stretch")
+ui.chart(ratio_chart(result))
 st.caption(CHART_HELP["noisebudget_ratio"])
 tables = result.tables()
 st.dataframe(tables["noisebudget_effective"], hide_index=True, width="stretch", height=260)
@@ -43,7 +43,7 @@ st.dataframe(ktc_frame(result), hide_index=True, width="stretch")
 
 st.subheader("Spectra along the ramp and within the frame")
 onef = ui.peek_cached(ONEF, group.paths, OneFParams())
-st.altair_chart(spectra_chart(result, within_frame_per_read(onef) if onef is not None else None), width="stretch")
+ui.chart(spectra_chart(result, within_frame_per_read(onef) if onef is not None else None))
 st.caption(CHART_HELP["noisebudget_spectra"] + ("" if onef is not None else
            " Compute the 1/f page (default settings) to add its within-frame spectra up to 50 kHz."))
 

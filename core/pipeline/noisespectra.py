@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.units import CDS, PER_READ, factor
+
 
 def within_frame_per_read(onef_result) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Detector output -> (frequency Hz, PSD DN^2/Hz per read) of each output's total within-frame
@@ -25,7 +27,8 @@ def within_frame_per_read(onef_result) -> dict[int, tuple[np.ndarray, np.ndarray
         return {}
     if psd.ndim != 2 or psd.shape != (len(outputs), freq.size):
         return {}
-    return {k: (freq, psd[i] / 2.0) for i, k in enumerate(outputs)}
+    to_read = factor(CDS, PER_READ) ** 2  # a power: (1 / sqrt 2)^2
+    return {k: (freq, psd[i] * to_read) for i, k in enumerate(outputs)}
 
 
 __all__ = ["within_frame_per_read"]
