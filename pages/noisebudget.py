@@ -18,9 +18,10 @@ st.caption("Noise of a fitted slope against the number of groups n, in **DN/s**:
 
 groups, _ = ui.selected_groups()
 group = ui.group_picker(groups, key="noisebudget_group")
+dq_mask = ui.groupdq_mask_sidebar()
 if group is None:
     st.stop()
-params = NoiseBudgetParams()
+params = NoiseBudgetParams(groupdq_mask=dq_mask)
 result = ui.result_or_button(NOISEBUDGET, group, params, "noise budget", "noisebudget_run")
 
 for note in result.notes:
@@ -35,14 +36,14 @@ st.caption(CHART_HELP["noisebudget_effective"])
 ui.chart(ratio_chart(result))
 st.caption(CHART_HELP["noisebudget_ratio"])
 tables = result.tables()
-st.dataframe(tables["noisebudget_effective"], hide_index=True, width="stretch", height=260)
+ui.table(tables["noisebudget_effective"], height=260)
 
 st.subheader("Components and kTC per amplifier")
-st.dataframe(tables["noisebudget_components"], hide_index=True, width="stretch")
-st.dataframe(ktc_frame(result), hide_index=True, width="stretch")
+ui.table(tables["noisebudget_components"])
+ui.table(ktc_frame(result))
 
 st.subheader("Spectra along the ramp and within the frame")
-onef = ui.peek_cached(ONEF, group.paths, OneFParams())
+onef = ui.peek_cached(ONEF, group.paths, OneFParams(groupdq_mask=dq_mask))
 ui.chart(spectra_chart(result, within_frame_per_read(onef) if onef is not None else None))
 st.caption(CHART_HELP["noisebudget_spectra"] + ("" if onef is not None else
            " Compute the 1/f page (default settings) to add its within-frame spectra up to 50 kHz."))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.io.geometry import Layout
-from core.io.ramps import Ramp, stripe_rows_for, stripes
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, Ramp, stripe_rows_for, stripes
 from core.noisebudget.model import intercept_weights, slope_lattice, slope_matrix
 from core.noisebudget.params import STRIPE_BUDGET_BYTES
 from core.noisebudget.robust import RobustHist
@@ -42,6 +42,7 @@ class UnitSums:
     amps: list[AmpSums] = field(default_factory=list)
     n_bad: int = 0  # saturated / non-finite samples read
     n_dq: int = 0  # samples left out by GROUPDQ / PIXELDQ
+    dq_columns: np.ndarray | None = None  # the same per column (None: no file carries DQ arrays)
 
     @property
     def temporal(self) -> bool:
@@ -83,8 +84,10 @@ def _detrend(series: np.ndarray, temporal: bool) -> np.ndarray:
 class StripePass:
     """The reductions of one unit, stripe by stripe (:meth:`run`)."""
 
-    def __init__(self, layout: Layout, ngroups: int, counts: list[int], tgroup: float):
+    def __init__(self, layout: Layout, ngroups: int, counts: list[int], tgroup: float,
+                 groupdq_mask: int = DEFAULT_GROUPDQ_MASK):
         self.layout, self.G, self.counts, self.tgroup = layout, ngroups, counts, tgroup
+        self.groupdq_mask = groupdq_mask
         self.W = slope_matrix(counts, ngroups)
         self.u = intercept_weights(ngroups)
         self.act_rows, self.act_cols = layout.active_slices()
@@ -101,7 +104,7 @@ class StripePass:
 
     def run(self, samples: tuple, progress: Callable[[float, str], None] | None = None) -> UnitSums:
         layout = self.layout
-        ramps = {p: Ramp(p) for p in dict.fromkeys(s[0] for s in samples)}
+        ramps = {p: Ramp(p, groupdq_mask=self.groupdq_mask) for p in dict.fromkeys(s[0] for s in samples)}
         try:
             integer = not any(r.is_float for r in ramps.values())
             scale = (1 / np.sqrt(2.0) if len(samples) == 2 else 1.0) if integer else 0.0
@@ -116,6 +119,8 @@ class StripePass:
         finally:
             for r in ramps.values():
                 out.n_dq += int(r.dq_masked_columns.sum())
+                if r.has_dq:
+                    out.dq_columns = r.dq_masked_columns + (0 if out.dq_columns is None else out.dq_columns)
                 r.close()
         return out
 

@@ -65,6 +65,7 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.io.inventory import check_ramps
+from core.io.ramps import dq_note, dq_use
 from core.noisebudget.accumulate import StripePass
 from core.noisebudget.combine import amp_numbers
 from core.noisebudget.params import NoiseBudgetParams
@@ -124,9 +125,10 @@ def analyze_noisebudget(
                      "their bias patterns in the intercepts)")
     if used < n_int and not (len(units) == 1 and len(units[0]) == 1):
         notes.append(f"{n_int - used} integration(s) left unpaired and not used (an odd number of leftovers)")
-    sp = StripePass(layout, G, counts, tgroup)
+    sp = StripePass(layout, G, counts, tgroup, params.groupdq_mask)
+    dq_columns = None
     totals = [AmpTotals.new(G, len(counts)) for _ in layout.amps()]
-    n_bad = n_dq = 0
+    n_bad = 0
     for i, unit in enumerate(units):
         sub = None
         if progress:
@@ -135,21 +137,24 @@ def analyze_noisebudget(
         us = sp.run(unit, sub)
         for t, s in zip(totals, us.amps):  # folded in and dropped: memory does not grow with files
             t.fold(s, us.temporal, us.same_file, layout.yflip)
-        n_bad, n_dq = n_bad + us.n_bad, n_dq + us.n_dq
+        n_bad += us.n_bad
+        if us.dq_columns is not None:
+            dq_columns = us.dq_columns + (0 if dq_columns is None else dq_columns)
         del us
     any_pairs = any(len(u) == 2 for u in units)
     amps = [amp_numbers(t, a, layout, counts, tgroup, nframes, any_pairs) for t, a in zip(totals, layout.amps())]
     if n_bad:
         notes.append(f"{n_bad} saturated or non-finite samples left out")
-    if n_dq:
-        notes.append(f"{n_dq} samples flagged in GROUPDQ/PIXELDQ left out: a pixel with one among its first n "
-                     "groups is not used at that n, nor in the row means")
+    dq = dq_use(dq_columns, layout, params.groupdq_mask, dq_columns is not None)
+    if dq is not None:
+        notes.append(dq_note(dq) + " A pixel with one among its first n groups is not used at that n, nor in the "
+                     "row means.")
     if progress:
         progress(1.0, "noise budget: done")
     return NoiseBudgetResult(
         detector=layout.detector, layout=layout, params=params, files=[str(r.path) for r in ramps],
         ngroups=G, nframes=nframes, groupgap=groupgap, tframe=tframe, tgroup=tgroup, counts=counts,
-        n_pairs=sum(1 for u in units if len(u) == 2), n_integrations=n_int, amps=amps, notes=notes)
+        n_pairs=sum(1 for u in units if len(u) == 2), n_integrations=n_int, amps=amps, notes=notes, dq=dq)
 
 
 __all__ = ["analyze_noisebudget", "plan_units"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ParameterError
+from core.io.ramps import DEFAULT_GROUPDQ_MASK, check_groupdq_mask
 
 UNITS = "DN/s"
 PSD_UNITS = "DN^2/Hz (one-sided), per read (group value), not per CDS frame"
@@ -28,8 +29,10 @@ class NoiseBudgetParams:
     added, values above it dropped); each at least 2."""
 
     group_counts: tuple[int, ...] = DEFAULT_GROUP_COUNTS
+    groupdq_mask: int = DEFAULT_GROUPDQ_MASK  # GROUPDQ bits whose samples are left out (core.io.ramps)
 
     def validate(self) -> NoiseBudgetParams:
+        check_groupdq_mask(self.groupdq_mask)
         v = self.group_counts
         if not isinstance(v, (tuple, list)) or not v:
             raise ParameterError(f"group_counts must be a non-empty tuple of integers >= 2, not {v!r}")

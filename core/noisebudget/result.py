@@ -46,6 +46,7 @@ class NoiseBudgetResult:
     n_integrations: int
     amps: list[dict]
     notes: list[str] = field(default_factory=list)
+    dq: dict | None = None  # core.io.ramps.dq_use: None without DQ arrays, else the samples left out per amp
 
     @property
     def units(self) -> str:
@@ -66,6 +67,7 @@ class NoiseBudgetResult:
                                 "differences / sqrt 2; predicted from the measured covariance of group values",
                                 "pairs": int(self.n_pairs), "tgroup_s": float(self.tgroup), "amps": eff},
             "ktc": {"units": "DN", "amps": ktc},
+            "dq": self.dq,
         }
 
     def tables(self) -> dict[str, pd.DataFrame]:
