@@ -13,6 +13,7 @@ pages = {
         st.Page("pages/readnoise.py", title="Readnoise", icon=":material/grain:"),
         st.Page("pages/onef.py", title="1/f noise", icon=":material/graphic_eq:"),
         st.Page("pages/refpix.py", title="Reference pixels", icon=":material/border_outer:"),
+        st.Page("pages/noisebudget.py", title="Noise budget", icon=":material/stacked_line_chart:"),
     ],
     "Results": [st.Page("pages/report.py", title="Report", icon=":material/description:"),
                 st.Page("pages/store.py", title="Stored results", icon=":material/inventory_2:")],

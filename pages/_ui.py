@@ -371,6 +371,21 @@ def noise_convention_sidebar() -> str:
              "Per read: CDS / √2, the noise of one group (white noise). Every figure and title of the page follows.")
 
 
+def table(df, **kwargs) -> None:
+    """A table whose missing values read 'n/a' (never None or nan); other values as they are."""
+    import math
+
+    import pandas as pd
+
+    shown = pd.DataFrame(df).copy()
+    for c in shown.columns:
+        col = shown[c]
+        if col.dtype.kind in "fO" and col.isna().any():
+            shown[c] = ["n/a" if v is None or (isinstance(v, float) and not math.isfinite(v))
+                        else (f"{v:.4g}" if isinstance(v, float) else v) for v in col]
+    st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
+
+
 def chart(c) -> None:
     """An altair chart in the app's one style (:func:`core.render.style.styled`), page-wide."""
     from core.render.style import styled

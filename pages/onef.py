@@ -69,7 +69,7 @@ comp = comp.drop(columns=["dq"], errors="ignore").rename(columns={
     "uncorrelated_slope": "per-output slope α", "total": f"total measured [{vunit}]"})
 comp.insert(0, "amp", range(len(comp)))
 comp["quadrature sum / total"] = result.check["quadrature_sum_over_total"]
-st.dataframe(comp, hide_index=True, width="stretch")
+ui.table(comp)
 ui.chart(components_chart(result, convention=convention))
 st.caption("Quadrature sum = √(white² + correlated² + per-output²); it must match the total CDS noise measured "
            "from the pixels within a few percent.")

@@ -155,10 +155,9 @@ elif flagged.empty:
 else:
     st.error(f"{len(flagged)} value(s) deviate by more than {threshold:g} % (and, where they have an error, by more "
              "than 3 errors):")
-    st.dataframe(flagged[["detector", "amp", "output", "metric", "value", "error", "baseline", "baseline_error",
-                          "deviation_pct", "change_sigma"]]
-                 .assign(metric=lambda t: [metric_title(m, convention) for m in t["metric"]]),
-                 hide_index=True, width="stretch")
+    ui.table(flagged[["detector", "amp", "output", "metric", "value", "error", "baseline", "baseline_error",
+                      "deviation_pct", "change_sigma"]]
+             .assign(metric=lambda t: [metric_title(m, convention) for m in t["metric"]]))
 
 if baseline is not None and "start_mjd" in baseline:
     both = in_convention(pd.concat([baseline, current], ignore_index=True), convention)

@@ -89,7 +89,7 @@ st.markdown(f"**Per amplifier** (the map's {params.mode} estimator; active pixel
 show = amps.rename(columns={"x0": "x0 (col)", "x1": "x1 (col, excl.)", "clipped_mean": "clipped mean",
                             "median": "median", "clipped_std": "clipped std",
                             "robust_std": "robust std (MAD)", "n_pixels": "pixels", "n_nan": "NaN"})
-st.dataframe(show, hide_index=True, width="stretch")
+ui.table(show)
 st.caption("amp = science column quadrant; output = detector readout channel 0-3. Per-amp statistics of the map: "
            f"clipped mean/std 3σ-clipped over its pixels (the readnoise itself used {params.clipping_sigma:g}σ), "
            "robust std = 1.4826 × MAD.")
@@ -107,7 +107,7 @@ nsig = st.number_input("Threshold (robust σ above the amp median)", 1.0, 100.0,
 noisy = noisy_pixels(result.cds_noise_map, layout, nsig)
 st.write(f"{len(noisy)} active pixels more than {nsig:g} σ (robust) above their amplifier's median"
          f"{'; the 500 noisiest are listed, the CSV has all' if len(noisy) > 500 else ''}.")
-st.dataframe(noisy.head(500), hide_index=True, width="stretch", height=220)
+ui.table(noisy.head(500), height=220)
 st.download_button("Noisy pixels (CSV)", noisy.to_csv(index=False).encode(), f"noisy_pixels_{group.slug}.csv",
                    "text/csv", key="rn_dl_noisy", on_click="ignore")
 
@@ -163,7 +163,7 @@ if baseline is not None:
              output_format="PNG", width="stretch")
     c2.image(map_png(diff, layout, "Readnoise difference", "difference [DN, CDS]", log=False, diverging=True),
              output_format="PNG", width="stretch")
-    st.dataframe(table, hide_index=True, width="stretch")
+    ui.table(table)
     ui.chart(histogram_chart(histograms({"this": result.cds_noise_map, "baseline": baseline}, layout),
                              "CDS noise [DN]"))
     st.download_button("Comparison table (CSV)", table.to_csv(index=False).encode(),
@@ -189,7 +189,7 @@ if rest is not None:
              output_format="PNG", width="stretch")
     r2.image(map_png(box_map, layout, f"Spatial ({rest.box}x{rest.box} boxes, Rest 2014)", f"noise per read [{unit}]",
                      vmin=vmin, vmax=vmax), output_format="PNG", width="stretch")
-    st.dataframe(both, hide_index=True, width="stretch")
+    ui.table(both)
     st.caption("Why they differ: the spatial box noise is the scatter of pixels within one group difference, so it "
                "includes the row-correlated 1/f inside each box (but not what is common to the whole box); the "
                "temporal per-pixel noise includes all of a pixel's 1/f, weighed over time rather than space, and its "

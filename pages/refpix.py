@@ -51,7 +51,7 @@ show = amps[["amp", "output", "instability", "instability_err", "instability_sou
     "ref_offset": "ref − active level (DN)", "unstable_pixels": "unstable (pooled)",
     "unstable_pixels_any_exposure": "unstable in any exposure", "unstable_pixels_persistent": "in every exposure"})
 st.subheader("Per amplifier")
-st.dataframe(show, hide_index=True, width="stretch")
+ui.table(show)
 st.caption(CHART_HELP["instability"])
 
 st.subheader("Reference vs active drifts")
@@ -68,11 +68,11 @@ st.subheader(f"Unstable reference pixels ({len(result.unstable)} pooled over exp
              f"{len(result.history)} in any exposure)")
 ui.chart(pixel_noise_chart(result))
 st.caption(CHART_HELP["pixels"])
-st.dataframe(result.unstable, hide_index=True, width="stretch", height=200)
+ui.table(result.unstable, height=200)
 st.markdown("**Over time**: every reference pixel flagged in any exposure, in how many of them and which.")
 ui.chart(unstable_history_chart(result))
 st.caption(CHART_HELP["history"])
-st.dataframe(result.history, hide_index=True, width="stretch", height=240)
+ui.table(result.history, height=240)
 
 ui.how_computed(HOW_COMPUTED["refpix"])
 

@@ -19,13 +19,13 @@ CORE = ROOT / "core"
 LAYERS = {
     "core": 0, "core.errors": 0, "core.stats": 0, "core.units": 0, "core.runtime": 0, "core.select": 0, "core.median": 0,
     "core.io": 1,
-    "core.readnoise": 2, "core.onef": 2, "core.refpix": 2, "core.rest2014": 2,
+    "core.readnoise": 2, "core.onef": 2, "core.refpix": 2, "core.rest2014": 2, "core.noisebudget": 2,
     "core.pipeline": 3,
     "core.render": 4,
     "core.report": 5,
     "core.cli": 6, "core.__main__": 6,
 }
-SECTIONS = ("core.readnoise", "core.onef", "core.refpix", "core.rest2014")
+SECTIONS = ("core.readnoise", "core.onef", "core.refpix", "core.rest2014", "core.noisebudget")
 
 
 def module_name(path: Path) -> str:

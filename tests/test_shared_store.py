@@ -16,7 +16,7 @@ from tests.test_cli import run_cli
 
 # page, the key of its Compute button (present only while the page has no result)
 PAGES = [("pages/readnoise.py", "rn_run"), ("pages/readnoise.py", "rest_run"), ("pages/onef.py", "onef_run"),
-         ("pages/refpix.py", "refpix_run")]
+         ("pages/refpix.py", "refpix_run"), ("pages/noisebudget.py", "noisebudget_run")]
 
 
 def _has_button(at, key: str) -> bool:

@@ -60,8 +60,9 @@ REFPIX = SectionSpec("refpix", "Reference pixels", "core.refpix", "analyze_refpi
                      split="core.refpix.partial")
 REST2014 = SectionSpec("readnoise_rest2014", "Readnoise (Rest et al. 2014)", "core.rest2014", "analyze_rest2014",
                        "Rest2014Params")
+NOISEBUDGET = SectionSpec("noisebudget", "Noise budget", "core.noisebudget", "analyze_noisebudget", "NoiseBudgetParams")
 
-SECTIONS: tuple[SectionSpec, ...] = (ONEF, REFPIX, REST2014)  # the sections beside readnoise, report order
+SECTIONS: tuple[SectionSpec, ...] = (ONEF, REFPIX, REST2014, NOISEBUDGET)  # the sections beside readnoise, report order
 ALL_SECTIONS: tuple[SectionSpec, ...] = (READNOISE, *SECTIONS)
 _BY_NAME = {s.name: s for s in ALL_SECTIONS}
 
@@ -74,4 +75,4 @@ def section(name: str) -> SectionSpec:
         raise KeyError(f"no section {name!r}; the sections are {', '.join(_BY_NAME)}") from None
 
 
-__all__ = ["ALL_SECTIONS", "ONEF", "READNOISE", "REFPIX", "REST2014", "SECTIONS", "SectionSpec", "section"]
+__all__ = ["ALL_SECTIONS", "NOISEBUDGET", "ONEF", "READNOISE", "REFPIX", "REST2014", "SECTIONS", "SectionSpec", "section"]

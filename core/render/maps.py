@@ -108,8 +108,8 @@ def histogram_chart(hist: pd.DataFrame, x_title: str, title: str = "") -> alt.Ch
     color = alt.Color("map:N", title=None) if hist["map"].nunique() > 1 else alt.value("#4c78a8")
     top = float(hist["count"].max()) if len(hist) else 1.0
     ticks = [0] + [10**k for k in range(0, int(np.log10(max(top, 1.0))) + 1)]  # every decade labelled
-    if len(hist) and "overflow" in hist:
-        x_title = f"{x_title}; last bin: all above {float(hist['bin_start'].max()):.3g}"
+    subtitle = (f"last bin: every pixel above {float(hist['bin_start'].max()):.3g}"
+                if len(hist) and "overflow" in hist else "")
     # Vega formats the ticks of a symlog axis with one SI prefix for all ("0k"): label each itself
     label = "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M' : datum.value >= 1e3 ? " \
             "format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')"
@@ -120,7 +120,8 @@ def histogram_chart(hist: pd.DataFrame, x_title: str, title: str = "") -> alt.Ch
         color=color,
         tooltip=["map", "amp", alt.Tooltip("bin_start:Q", format=".2f"), alt.Tooltip("bin_end:Q", format=".2f"), "count"],
     ).properties(width=200, height=150)
-    return base.facet(facet=alt.Facet("amp:N", title=None), columns=2).properties(title=title)
+    return base.facet(facet=alt.Facet("amp:N", title=None), columns=2).properties(
+        title=alt.TitleParams(title, subtitle=subtitle) if subtitle else title)
 
 
 def amp_bar_chart(table: pd.DataFrame, value_cols: list[str], y_title: str, title: str = "") -> alt.Chart:

@@ -348,6 +348,30 @@ def _refpix_section(b: Builder, results: Sequence[GroupResult]) -> None:
                 "Unstable reference pixels over time (science coordinates)", max_rows=MAX_ROWS_HTML))
 
 
+def _noisebudget_section(b: Builder, results: Sequence[GroupResult]) -> None:
+    from core.pipeline.noisespectra import within_frame_per_read
+    from core.render.noisebudget import effective_chart, ktc_frame, ratio_chart, spectra_chart
+
+    s = b.section("noisebudget")
+    s.blocks.append(Block("how", text=HOW_COMPUTED["noisebudget"]))
+    for res, r in _each_result(s, results, "noisebudget"):
+        s.blocks.append(Block("p", text=(
+            f"{len(r.files)} file(s), {r.n_integrations} integration(s), {r.n_pairs} pair(s); {r.ngroups} groups, "
+            f"NFRAMES {r.nframes}, GROUPGAP {r.groupgap}, TGROUP {r.tgroup:.4g} s. Slope noise in DN/s.")))
+        eff = r.effective_table()
+        s.blocks.append(table_block(eff.drop(columns=["units"]), "Slope noise per amplifier and n (DN/s)",
+                                    max_rows=100))
+        b.chart(s, effective_chart(r), CHART_HELP["noisebudget_effective"])
+        b.chart(s, ratio_chart(r), CHART_HELP["noisebudget_ratio"])
+        comp = r.components_table().drop(columns=["units"])
+        s.blocks.append(table_block(comp, "Noise components, kTC and excess-variance parameters per amplifier "
+                                          "(DN per group value; kTC DN; p0 DN, p1 DN²; 1/f amplitude DN²/Hz at 1 Hz)"))
+        s.blocks.append(table_block(ktc_frame(r), "kTC per amplifier (DN)"))
+        onef = res.sections.get("onef")
+        b.chart(s, spectra_chart(r, within_frame_per_read(onef) if onef is not None else None),
+                CHART_HELP["noisebudget_spectra"])
+
+
 def _reflow(doc: str) -> str:
     """A docstring as plain paragraphs (hard line breaks joined, list items kept on their own line)."""
     paras = []
@@ -415,5 +439,5 @@ def add_sections(b: Builder, results: Sequence[GroupResult], opts: AnalysisOptio
     if any(r.readnoise is not None or any(e.startswith("readnoise") for e in r.errors) for r in results):
         _readnoise_section(b, results)
     for name in _sections_of(results, opts):
-        {"onef": _onef_section, "refpix": _refpix_section}.get(name, lambda bb, rr, n=name: _generic_section(bb, n, rr))(
-            b, results)
+        layouts = {"onef": _onef_section, "refpix": _refpix_section, "noisebudget": _noisebudget_section}
+        layouts.get(name, lambda bb, rr, n=name: _generic_section(bb, n, rr))(b, results)

@@ -70,6 +70,29 @@ HOW_COMPUTED = {
         "removed). Unstable pixels are flagged (robust z of the noise above the threshold) pooled over exposures "
         "and in each exposure alone; the history lists every pixel flagged in any exposure."
     ),
+    "noisebudget": (
+        "**Slope noise (DN/s)** for n = 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 75, 100, 150 … groups and NGROUPS: each "
+        "pixel's unweighted least-squares slope over its first n groups, divided by TGROUP. **Measured** "
+        "temporally: integrations are paired (consecutive ones of a file, then leftovers across files) and the "
+        "pair difference / √2 is fitted, so bias, dark current and every fixed pattern cancel; the robust sigma "
+        "(1.4826 × MAD about the median) over the amp's active pixels, averaged over pairs. The MAD about the "
+        "median leaves out what all pixels of the amp share (its frame-mean 1/f, what a reference correction "
+        "removes). With one integration there is no pair: no measured value. **Predicted** from measured noise "
+        "components: the covariance of group values C = D·I + C_row, propagated through the same fit "
+        "(√(wᵀCw)/TGROUP). C_row is the covariance between groups of the per-row means of the amp's active pixels "
+        "about the frame mean (the correlated and per-output 1/f at row and frame timescales, along the ramp "
+        "included); D is the per-pixel independent variance per group value (white, 1/f above the row rate): "
+        "the robust CDS variance less what C_row puts into a CDS frame, halved (so at n = 2 the prediction is "
+        "the robust CDS noise itself; what it predicts is the growth with n). White only, this is "
+        "√D·√(12/(n(n²−1)))/TGROUP. The residual measured² − predicted² is also given as pynrc's excess-variance "
+        "parameters (12(n−1)/(n+1)·p0² − p1/√NFRAMES, a variance × ((n−1)·TGROUP)²). **Spectra** (one-sided "
+        "DN²/Hz of group values): along the ramp, 1/(NGROUPS·TGROUP) to 1/(2·TGROUP), of every pixel's series and "
+        "of the amp's frame mean; within the frame, 1/TFRAME to half the row rate, of the row means in read order; "
+        "a power law is fitted to the common mode (frame and row means above their white floors) over both "
+        "ranges. **kTC (DN)**: the robust sigma of the pairs' intercept differences / √2 (straight line over all "
+        "groups, at group 0; pairs within one file), active and reference pixels apart, less the intercept's own "
+        "noise from the same covariance. Every integration is read once in row stripes."
+    ),
     "overview": (
         "Each cell is the per-amplifier headline number of a section. Readnoise, unbiased = the amp's median of "
         "the CDS noise map over active pixels divided by the compatible estimator's expected bias for the samples "
@@ -110,6 +133,19 @@ CHART_HELP = {
                "column an exposure by start time; colour = robust z of its CDS noise in that exposure, ⚑ = "
                "flagged there. A pixel flagged in every exposure is persistent; one flagged in some has noise "
                "that comes and goes (see its median z when not flagged in the table).",
+    "noisebudget_effective": "Slope noise against the number of groups, per amp (log-log). Measured: robust "
+                             "sigma over active pixels of pair-difference slopes / √2; predicted: the measured "
+                             "covariance of group values through the same fit; white only: the same per-pixel "
+                             "noise D without any correlation between groups.",
+    "noisebudget_ratio": "Measured / predicted slope noise (1 when the measured components explain the slope "
+                         "noise), and measured and predicted over the white-only curve: the excess the "
+                         "correlations between groups add.",
+    "noisebudget_spectra": "One frequency axis: along the ramp (per-pixel series, frame means; up to 1/(2 TGROUP)) "
+                           "and within the frame (row means in read order, up to half the row rate); dashed: "
+                           "the power law fitted to the common mode over both ranges. The frame mean averages "
+                           "over the group's frames, so it falls below the row-mean level near 1/(2 TGROUP). "
+                           "Where the 1/f section was computed, its per-output within-frame spectra (CDS "
+                           "frames, halved to one read) continue to the pixel-clock Nyquist frequency.",
     "pixels": "Robust z-score of each reference pixel's temporal noise (common mode removed) within "
               "its amp and kind (row/column, even/odd), on the cube root of the variance; pixels "
               "above the red line are flagged unstable.",
