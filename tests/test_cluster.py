@@ -280,7 +280,7 @@ def test_unreachable_scheduler_is_one_line(data, tmp_path):
 
 
 # -- the app -------------------------------------------------------------------------------------------
-def test_app_sidebar_scheduler_runs_the_overview_on_the_cluster(demo_like_root, monkeypatch):
+def test_app_sidebar_scheduler_runs_the_overview_on_the_cluster(demo_like_root, monkeypatch, tmp_path):
     """The sidebar's Dask scheduler field: the overview's *Compute all* runs readnoise, 1/f and the
     reference pixels of both groups on the cluster, and stores the local numbers."""
     from streamlit.testing.v1 import AppTest
@@ -288,10 +288,10 @@ def test_app_sidebar_scheduler_runs_the_overview_on_the_cluster(demo_like_root, 
     from core.onef import OneFParams, analyze_onef
     from core.pipeline.store import ResultStore, file_ids
 
-    copies = demo_like_root / "cluster_copy"  # new files for the store: nothing computed yet
-    copies.mkdir(exist_ok=True)
+    copies = tmp_path / "root" / "flight"  # new files for the store (nothing computed yet), a root of its own
+    copies.mkdir(parents=True)
     files = [Path(shutil.copy2(p, copies / p.name)) for p in sorted((demo_like_root / "flight").glob("*_uncal.fits"))]
-    monkeypatch.setenv("DARKS_DATA_ROOT", str(demo_like_root))
+    monkeypatch.setenv("DARKS_DATA_ROOT", str(tmp_path / "root"))
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.session_state["selected_files"] = [str(p) for p in files]
