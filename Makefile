@@ -46,8 +46,11 @@ test: $(STAMP) chromium
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
+bench: $(STAMP)  # each prints its ratios: against jwst_reffiles, the floors, one worker
 	$(BIN)/python bench/bench_readnoise.py
+	$(BIN)/python bench/bench_onef.py
+	$(BIN)/python bench/bench_cluster.py
+	$(BIN)/python bench/bench_noisebudget.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache
