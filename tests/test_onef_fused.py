@@ -2,7 +2,7 @@
 
 * ``core.onef.framepass`` (two passes per CDS frame) against the chain it replaced in
   ``Accumulator.add``: ``center_and_clip``, then ``side_sums``, ``neighbour_diff_sumsq`` and
-  ``row_corrected`` on the centred frame (core.onef.kernel, themselves tested against numpy in
+  ``row_corrected`` on the centred frame (tests/onef_reference_kernels.py, themselves tested against numpy in
   test_onefkernel.py).  Exact: the same float32 arithmetic in the same order, the same exact medians;
   the only reordered sums are the side sums over outputs (added per output, then over the outputs),
   compared at 1e-12 relative -- float64 sums of a few float32 values, rounding 1e-16.
@@ -29,14 +29,11 @@ from core.onef.framepass import centre_stats, clip_and_correct
 from core.onef.kernel import (
     batcher_pairs,
     binned_sums,
-    center_and_clip,
     frame_output_deviations,
-    neighbour_diff_sumsq,
     network_median,
-    row_corrected,
-    side_sums,
 )
 from core.onef.params import CLIP_SIGMA
+from tests.onef_reference_kernels import center_and_clip, neighbour_diff_sumsq, row_corrected, side_sums
 
 
 def frame(shape, seed, ties=False, dead=2):

@@ -1,6 +1,6 @@
 """The fused per-CDS-frame passes of the 1/f analysis (issue 23): two compiled passes over each
 frame's read-order samples do what five kernels and several numpy expressions did
-(:func:`core.onef.kernel.center_and_clip`, ``side_sums``, ``neighbour_diff_sumsq``,
+(``center_and_clip``, ``side_sums``, ``neighbour_diff_sumsq``,
 ``row_corrected`` and the masks), with the same values (tests compare them).
 
 Conventions as :mod:`core.onef.kernel`: ``chans`` (nout, ny, w) float32 DN in read order, masks
