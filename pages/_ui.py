@@ -411,15 +411,6 @@ def fmt_value(value, unit: str, digits: int = 2, upper_limit: float | None = Non
     return f"{float(value):.{digits}f}{u}"
 
 
-def fmt_dn(value, digits: int = 2) -> str:
-    """A value in DN for text, or 'n/a' when it could not be measured (never a fake number)."""
-    import math
-
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:.{digits}f} DN"
-
-
 def units_sidebar(layout):
     """DN or electrons for the readnoise tables and maps.
 

@@ -47,6 +47,16 @@ if not groups:
     st.stop()
 
 root = ui.root_or_stop()
+_peeked: dict = {}
+
+
+def peek(spec, paths, kparams):
+    """ui.peek_cached once per (section, files, parameters) in this run of the page."""
+    key = (spec.name, tuple(paths), kparams)
+    if key not in _peeked:
+        _peeked[key] = ui.peek_cached(spec, paths, kparams)
+    return _peeked[key]
+
 KINDS = {  # registry name -> (section, the parameters the overview uses)
     READNOISE.name: (READNOISE, params),
     ONEF.name: (ONEF, OneFParams(groupdq_mask=params.groupdq_mask)),
@@ -59,7 +69,7 @@ def group_rows(g, compute: bool, label: str | None = None):
     got = {}
     for kind in kinds:
         spec, kparams = KINDS[kind]
-        res = ui.peek_cached(spec, g.paths, kparams)
+        res = peek(spec, g.paths, kparams)
         if res is None and compute:
             res = ui.cached_run(spec, g.paths, kparams, f"{kind} of {g.key}")
         got[kind] = res
@@ -67,7 +77,7 @@ def group_rows(g, compute: bool, label: str | None = None):
     return overview_rows(label or g.key, got.get(READNOISE.name), got.get(ONEF.name), got.get(REFPIX.name), start), got
 
 
-missing = [(g, k) for g in groups for k in kinds if ui.peek_cached(KINDS[k][0], g.paths, KINDS[k][1]) is None]
+missing = [(g, k) for g in groups for k in kinds if peek(KINDS[k][0], g.paths, KINDS[k][1]) is None]
 running = bool(st.session_state.get("ov_running")) and bool(missing)
 if missing:
     n_groups = len({g.key for g, _ in missing})
@@ -105,7 +115,7 @@ if mode != "nothing":
                            if b.base_key in current_paths and set(b.paths) != current_paths[b.base_key]]
             if not base_groups:
                 st.info("No group of the same detectors and geometry in that folder.")
-            need = any(ui.peek_cached(KINDS[k][0], b.paths, KINDS[k][1]) is None for b in base_groups for k in kinds)
+            need = any(peek(KINDS[k][0], b.paths, KINDS[k][1]) is None for b in base_groups for k in kinds)
             run = st.button("Compute the baseline", key="ov_base_run") if need else False
             key_of = {g.base_key: g.key for g in groups}  # the baseline's row is compared with this group's
             base_frames = [group_rows(b, run, key_of[b.base_key])[0] for b in base_groups]
@@ -117,7 +127,7 @@ if mode != "nothing":
             refs = [p for p in find_files(root, folder, "*.fits") if not p.name.endswith("_uncal.fits")]
             rows = []
             for g in groups:
-                rn = ui.peek_cached(READNOISE, g.paths, params)
+                rn = peek(READNOISE, g.paths, params)
                 if rn is None:
                     continue
                 for ref in refs:
@@ -136,7 +146,7 @@ if mode != "nothing":
 
 table = in_convention(compare_with_baseline(current, baseline, threshold), convention)
 st.subheader("Detector x amplifier grid")
-rn_results = {g.key: r for g in groups if (r := ui.peek_cached(READNOISE, g.paths, params)) is not None}
+rn_results = {g.key: r for g in groups if (r := peek(READNOISE, g.paths, params)) is not None}
 by_samples: dict = {}  # (samples per pixel, bias factor) -> detector groups
 for k, r in rn_results.items():
     by_samples.setdefault((r.samples_per_pixel, r.bias_factor), []).append(k)

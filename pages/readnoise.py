@@ -54,10 +54,9 @@ in_unit = result.cds_noise_map if unit == "DN" else (result.cds_noise_map * gain
 shown = in_unit if conv == 1.0 else (in_unit * conv).astype(np.float32)
 amps = amp_statistics(shown, layout) if (unit != "DN" or conv != 1.0) else result.amp_table
 active = ~layout.reference_mask()
-overall = float(np.nanmedian(shown[active]))
-g_scale = conv * (float(np.nanmedian(gain)) if unit != "DN" else 1.0)
-unbiased, compatible = (result.overall[c] * g_scale for c in ("unbiased", "compatible"))
-vunit = f"{unit}, CDS" if convention == CDS else f"{unit} per read"
+head = result.overall if shown is result.cds_noise_map else result.overall_of(shown)
+unbiased, compatible = head["unbiased"], head["compatible"]
+vunit = noise_unit(convention, unit)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(f"Readnoise, unbiased [{vunit}]", ui.fmt_value(unbiased, ""),
           help="Median over the active pixels, with the clipped std's low bias divided out "

@@ -142,7 +142,7 @@ class Ramp:
         self.layout = layout_from_header(self.header)
         self._lock = threading.Lock()  # astropy's one file handle: reads from threads must not interleave
         self.dq_masked_columns = np.zeros(self.shape[3], np.int64)  # samples left out by DQ, per column
-        self._dq_counted = np.zeros(self.shape[:3], bool)  # (int, group, row) already counted
+        self._dq_counted = None  # (int, group, row) already counted; made on first use (DQ files only)
         self._fd = self._data_offset = None
         if direct:
             try:
@@ -250,6 +250,8 @@ class Ramp:
             gg = np.arange(*groups.indices(self.shape[1]))[None, :, None]
             yy = np.arange(y0, y1)[None, None, :]
             with self._lock:
+                if self._dq_counted is None:
+                    self._dq_counted = np.zeros(self.shape[:3], bool)
                 new = ~self._dq_counted[ii, gg, yy]
                 self._dq_counted[ii, gg, yy] = True
                 self.dq_masked_columns += (leave_out & new[..., None]).sum(axis=(0, 1, 2))

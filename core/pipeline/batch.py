@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from core.errors import InputError, ParameterError
+from core.pipeline.cluster import step_message
 from core.pipeline.registry import SectionSpec
 from core.runtime import CORES
 
@@ -47,13 +47,6 @@ class BatchProgress:
         return f"{self.done} of {self.total} done" + (f" · {now}" if now else "")
 
 
-def job_error(e: BaseException) -> str:
-    """One human line for a failed job, never a traceback."""
-    if isinstance(e, (InputError, ParameterError)):
-        return str(e)
-    return f"Unexpected error: {type(e).__name__}: {e}"
-
-
 def run_batch(jobs: Sequence[Job], workers: int = CORES, progress: Callable[[BatchProgress], None] | None = None,
               on_done: Callable[[Job, object | None, str | None], None] | None = None) -> dict:
     """Run ``jobs`` (groups ``workers`` at a time); returns {job: (result or None, error or None)}.
@@ -76,7 +69,7 @@ def run_batch(jobs: Sequence[Job], workers: int = CORES, progress: Callable[[Bat
                                                    progress=lambda f, m, j=j: events.put(("progress", j, m)))
                 events.put(("done", j, (result, None)))
             except Exception as e:  # one line per failed job; the others proceed
-                events.put(("done", j, (None, job_error(e))))
+                events.put(("done", j, (None, step_message(j.spec.name, e))))
 
     def drain():
         changed = False
@@ -109,4 +102,4 @@ def run_batch(jobs: Sequence[Job], workers: int = CORES, progress: Callable[[Bat
     return outcomes
 
 
-__all__ = ["BatchProgress", "Job", "job_error", "run_batch"]
+__all__ = ["BatchProgress", "Job", "run_batch"]

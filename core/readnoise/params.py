@@ -153,12 +153,15 @@ class ReadnoiseResult:
 
     @functools.cached_property
     def overall(self) -> dict:
-        """The map's headline over all active pixels (DN, CDS): {"compatible": median of the
-        compatible estimator's map, "unbiased": that divided by :attr:`bias_factor`} (see
-        :attr:`headline` for the unbiased mode's map)."""
+        """The map's headline over all active pixels (DN, CDS): see :meth:`overall_of`."""
+        return self.overall_of(self.cds_noise_map)
+
+    def overall_of(self, shown: np.ndarray) -> dict:
+        """{"compatible": median over active pixels of ``shown`` (this map, or it scaled: electrons,
+        per read) as the compatible estimator gives it, "unbiased": that divided by
+        :attr:`bias_factor`} (see :attr:`headline` for the unbiased mode's map)."""
         active = ~self.layout.reference_mask()
-        med = float(np.nanmedian(self.cds_noise_map[active])) if np.isfinite(self.cds_noise_map[active]).any() \
-            else float("nan")
+        med = float(np.nanmedian(shown[active])) if np.isfinite(shown[active]).any() else float("nan")
         if self.params.mode == "unbiased":
             p = self.params
             med *= mean_bias_factor(int(self.samples_per_pixel), p.clipping_sigma, p.max_clipping_iters)

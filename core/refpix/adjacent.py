@@ -32,7 +32,7 @@ Estimate (:func:`instability_estimate`, pooled over files)
     independent values the line fit leaves (the 1/f left in D
     dominates it: ~0.6 DN^2 for 18 frames, two edges, 5 DN CDS of correlated 1/f).  Reported as
     the signed root ``sign(I^2) sqrt(|I^2|)`` (DN per read, negative: below the null) with error
-    ``sqrt(|I^2| + err^2) - sqrt(|I^2|)`` (err / 2I when well measured, sqrt(err) near zero).
+    ``sqrt(|I^2| + err) - sqrt(|I^2|)`` (err in DN^2: err / 2I when well measured, sqrt(err) near zero).
     The white floor ``sqrt(w_D)`` and the 1/f between neighbours ``sqrt(<N^2> - w_N)`` are given
     beside it.
 """
